@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -150,6 +151,7 @@ func TestDeploymentsProbeTheServer(t *testing.T) {
 			if len(c.Args) == 0 || c.Args[0] != "serve" {
 				t.Fatalf("container args %v do not run `kiln serve`", c.Args)
 			}
+			checkServeFlags(t, c.Args[1:])
 			port := serverPort(t, c)
 			named := map[string]int{}
 			for _, p := range c.Ports {
@@ -284,6 +286,31 @@ func TestDockerfileAgrees(t *testing.T) {
 	for _, m := range regexp.MustCompile(`scripts/setup/[\w.-]+\.sh`).FindAllString(df, -1) {
 		if _, err := os.Stat(filepath.Join("../..", m)); err != nil {
 			t.Errorf("Dockerfile calls %s: %v", m, err)
+		}
+	}
+}
+
+// checkServeFlags runs the real binary's `serve --help` (KILN_BIN, set by
+// make test) and checks that every flag the manifest passes exists, so a
+// renamed flag breaks this test instead of a rollout.
+func checkServeFlags(t *testing.T, args []string) {
+	t.Helper()
+	bin := os.Getenv("KILN_BIN")
+	if bin == "" {
+		t.Log("KILN_BIN not set: serve flags not checked against the binary")
+		return
+	}
+	out, err := exec.Command(bin, "serve", "--help").CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s serve --help: %v\n%s", bin, err, out)
+	}
+	for _, a := range args {
+		if !strings.HasPrefix(a, "--") {
+			continue
+		}
+		name, _, _ := strings.Cut(a, "=")
+		if !regexp.MustCompile(`(?m)^\s+(-\w, )?` + regexp.QuoteMeta(name) + `(\s|$)`).Match(out) {
+			t.Errorf("manifest passes %s, which `kiln serve` does not have", name)
 		}
 	}
 }

@@ -1,0 +1,490 @@
+// Command bench/serve measures `kiln serve` against ONNX Runtime called
+// directly in-process on the same model, the same texts and the same batch
+// shapes, in one run:
+//
+//  1. overhead of HTTP + JSON + tokenisation + queueing: requests/s at
+//     saturation vs direct batched runs, and single-request p50 vs a direct
+//     batch-of-one run;
+//  2. throughput vs concurrency with dynamic batching on and off.
+//
+// The load comes from the loadtest package (`kiln loadtest`'s library),
+// closed-loop. The server runs as a separate process (bin/kiln-serve).
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/kiln-ml/kiln/export"
+	"github.com/kiln-ml/kiln/internal/ort"
+	"github.com/kiln-ml/kiln/loadtest"
+	"github.com/kiln-ml/kiln/models"
+	"github.com/kiln-ml/kiln/tokenizers"
+)
+
+func main() {
+	var (
+		kiln     = flag.String("kiln", "bin/kiln-serve", "kiln binary (serve)")
+		base     = flag.String("base", "random", "encoder to put a random 2-label head on: a checkpoint directory (e.g. build/pretrained/all-MiniLM-L6-v2), or \"random\" for a random 4-layer, 256-wide BERT (ignored with -model)")
+		modelDir = flag.String("model", "", "an existing export directory to serve instead")
+		work     = flag.String("work", "build/bench/serve", "work directory")
+		data     = flag.String("texts", "testdata/data/sst2/dev.csv", "CSV with a text column")
+		duration = flag.Duration("duration", 8*time.Second, "measured window per load run")
+		warm     = flag.Duration("warmup", 2*time.Second, "warm-up per load run")
+		clients  = flag.String("clients", "1,4,16,64", "closed-loop concurrencies")
+		threads  = flag.Int("threads", 1, "ONNX Runtime intra-op threads, both sides (1: on a busy shared machine a second spinning thread costs more than it gives)")
+		maxBatch = flag.Int("max-batch-size", 32, "server batch size with batching on, and the direct batch size")
+		maxLen   = flag.Int("max-length", 128, "tokens per text, both sides")
+		rounds   = flag.Int("rounds", 3, "interleaved rounds per comparison")
+	)
+	flag.Parse()
+	if err := run(*kiln, *base, *modelDir, *work, *data, *duration, *warm, *clients, *threads, *maxBatch, *maxLen, *rounds); err != nil {
+		fmt.Fprintln(os.Stderr, "bench/serve:", err)
+		os.Exit(1)
+	}
+}
+
+type row struct {
+	Mode        string  `json:"mode"`
+	Clients     int     `json:"clients"`
+	RPS         float64 `json:"requests_per_s"`
+	P50ms       float64 `json:"p50_ms"`
+	P99ms       float64 `json:"p99_ms"`
+	MeanBatch   float64 `json:"mean_batch_size"`
+	TokensPerSq float64 `json:"padded_tokens_per_sequence"`
+	Errors      int64   `json:"errors"`
+}
+
+// The machine is shared and noisy, so every comparison is interleaved:
+// round after round, the direct measurement and the server measurement
+// alternate, and the report gives the median of the per-round figures.
+func run(kiln, base, modelDir, work, data string, duration, warm time.Duration, clientList string, threads, maxBatch, maxLen, rounds int) error {
+	if err := os.MkdirAll(work, 0o755); err != nil {
+		return err
+	}
+	if modelDir == "" {
+		var err error
+		name := "model-" + filepath.Base(base)
+		if modelDir, err = classifierFrom(base, filepath.Join(work, name)); err != nil {
+			return err
+		}
+	}
+	texts, err := loadtest.LoadTexts(data, "text")
+	if err != nil {
+		return err
+	}
+	var cs []int
+	for _, s := range strings.Split(clientList, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n < 1 {
+			return fmt.Errorf("-clients %q: want positive integers", clientList)
+		}
+		cs = append(cs, n)
+	}
+	sat := slices.Max(cs)
+	dr, err := newDirect(modelDir, texts, threads, maxLen)
+	if err != nil {
+		return err
+	}
+	defer dr.close()
+	on, err := startServer(kiln, modelDir, maxBatch, threads, maxLen)
+	if err != nil {
+		return err
+	}
+	defer on.stop()
+	off, err := startServer(kiln, modelDir, 1, threads, maxLen)
+	if err != nil {
+		return err
+	}
+	defer off.stop()
+	wl, err := loadtest.NewTextWorkload(texts, loadtest.TextWorkloadOptions{Seed: 5})
+	if err != nil {
+		return err
+	}
+	fmt.Printf("model %s, %d texts, max length %d, intra-op threads %d both sides, %d cores, %d interleaved rounds of %v\n",
+		modelDir, len(texts), maxLen, threads, numCPU(), rounds, duration)
+	fmt.Println("(the machine is shared with other jobs: absolute figures are noisy; compare the per-round ratios)")
+
+	// (1) Overhead against ONNX Runtime called directly.
+	var satRatio, singleDiff, dSingle, sSingle, dBatch, sBatch []float64
+	var lastSat row
+	for r := range rounds {
+		p50, err := dr.single(duration)
+		if err != nil {
+			return err
+		}
+		one, err := on.load(wl, 1, duration, warm, "batching on")
+		if err != nil {
+			return err
+		}
+		seqs, err := dr.batched(maxBatch, duration)
+		if err != nil {
+			return err
+		}
+		many, err := on.load(wl, sat, duration, warm, "batching on")
+		if err != nil {
+			return err
+		}
+		lastSat = many
+		dSingle, sSingle = append(dSingle, p50), append(sSingle, one.P50ms)
+		dBatch, sBatch = append(dBatch, seqs), append(sBatch, many.RPS)
+		singleDiff = append(singleDiff, one.P50ms-p50)
+		satRatio = append(satRatio, 1-many.RPS/seqs)
+		fmt.Fprintf(os.Stderr, "  round %d: single p50 direct %.2f ms, served %.2f ms; saturation direct %.1f seq/s, served %.1f req/s (%d clients, mean batch %.1f)\n",
+			r+1, p50, one.P50ms, seqs, many.RPS, sat, many.MeanBatch)
+	}
+	fmt.Println()
+	fmt.Println("(1) kiln serve vs ONNX Runtime in-process, same model, texts and batch size, medians over rounds")
+	fmt.Printf("  single request p50: direct batch-of-1 %.2f ms, kiln serve %.2f ms → overhead %+.2f ms (target ≤ 2 ms)\n",
+		median(dSingle), median(sSingle), median(singleDiff))
+	fmt.Printf("  saturation: direct batches of %d %.1f seq/s, kiln serve %.1f req/s at %d clients (mean batch %.1f) → overhead %.1f%% (target ≤ 15%%)\n",
+		maxBatch, median(dBatch), median(sBatch), sat, lastSat.MeanBatch, 100*median(satRatio))
+
+	// (2) Throughput vs concurrency, batching on and off, interleaved.
+	var rows []row
+	for _, c := range cs {
+		var onRuns, offRuns []row
+		for range max(1, rounds-1) {
+			a, err := on.load(wl, c, duration, warm, "batching on")
+			if err != nil {
+				return err
+			}
+			b, err := off.load(wl, c, duration, warm, "batching off")
+			if err != nil {
+				return err
+			}
+			onRuns, offRuns = append(onRuns, a), append(offRuns, b)
+		}
+		rows = append(rows, medianRow(onRuns), medianRow(offRuns))
+	}
+	fmt.Println()
+	fmt.Printf("(2) throughput vs concurrency (closed loop, medians over %d rounds)\n", max(1, rounds-1))
+	fmt.Printf("%-13s %7s %10s %9s %9s %10s %12s %6s\n", "mode", "clients", "req/s", "p50 ms", "p99 ms", "mean batch", "tokens/seq", "errors")
+	for _, r := range rows {
+		fmt.Printf("%-13s %7d %10.1f %9.2f %9.2f %10.1f %12.1f %6d\n", r.Mode, r.Clients, r.RPS, r.P50ms, r.P99ms, r.MeanBatch, r.TokensPerSq, r.Errors)
+	}
+	out := map[string]any{
+		"model": modelDir, "threads": threads, "max_length": maxLen, "max_batch_size": maxBatch, "rounds": rounds,
+		"direct_single_p50_ms": dSingle, "served_single_p50_ms": sSingle,
+		"direct_batched_seq_per_s": dBatch, "served_saturation_req_per_s": sBatch,
+		"saturation_overhead_median": median(satRatio), "single_p50_overhead_ms_median": median(singleDiff), "sweep": rows,
+	}
+	b, _ := json.MarshalIndent(out, "", "  ")
+	return os.WriteFile(filepath.Join(work, "results.json"), append(b, '\n'), 0o644)
+}
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// medianRow takes the median of each figure over repeated runs.
+func medianRow(rs []row) row {
+	pick := func(f func(row) float64) float64 {
+		v := make([]float64, len(rs))
+		for i, r := range rs {
+			v[i] = f(r)
+		}
+		return median(v)
+	}
+	out := rs[0]
+	out.RPS = pick(func(r row) float64 { return r.RPS })
+	out.P50ms = pick(func(r row) float64 { return r.P50ms })
+	out.P99ms = pick(func(r row) float64 { return r.P99ms })
+	out.MeanBatch = pick(func(r row) float64 { return r.MeanBatch })
+	out.TokensPerSq = pick(func(r row) float64 { return r.TokensPerSq })
+	for _, r := range rs[1:] {
+		out.Errors += r.Errors
+	}
+	return out
+}
+
+func numCPU() int {
+	n := 0
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		n = strings.Count(string(b), "processor\t:")
+	}
+	return n
+}
+
+// classifierFrom puts a random 2-label head on the encoder in base and
+// exports it with kiln's export (what `kiln export` does), once.
+func classifierFrom(base, out string) (string, error) {
+	if _, err := os.Stat(filepath.Join(out, "model.onnx")); err == nil {
+		return out, nil
+	}
+	var (
+		cfg *models.Config
+		sd  models.StateDict
+		err error
+	)
+	if base == "random" {
+		// BERT-small-like: big enough that inference dominates a request,
+		// small enough that batches take well under a second on a busy
+		// 2-core machine; the bert-base-uncased vocabulary.
+		cfg = models.DefaultConfig(models.TypeBERT)
+		cfg.HiddenSize, cfg.NumHiddenLayers, cfg.NumAttentionHeads, cfg.IntermediateSize = 256, 4, 4, 1024
+		if sd, err = models.InitStateDict(cfg, 1, "F32"); err != nil {
+			return "", err
+		}
+		base = "testdata/tokenizers/bert-base-uncased"
+	} else {
+		if cfg, err = models.LoadConfig(base); err != nil {
+			return "", err
+		}
+		if sd, err = models.LoadStateDict(base); err != nil {
+			return "", err
+		}
+	}
+	cfg.SetLabels([]string{"NEGATIVE", "POSITIVE"})
+	cfg.ProblemType = models.ProblemSingleLabel
+	cfg.Architectures = []string{"BertForSequenceClassification"}
+	rng := rand.New(rand.NewPCG(1, 2))
+	h := cfg.HiddenSize
+	w := make([]float32, 2*h)
+	for i := range w {
+		w[i] = float32(rng.NormFloat64() * 0.02)
+	}
+	if sd["classifier.weight"], err = models.FromFloat32s("F32", []int64{2, int64(h)}, w); err != nil {
+		return "", err
+	}
+	if sd["classifier.bias"], err = models.FromFloat32s("F32", []int64{2}, make([]float32, 2)); err != nil {
+		return "", err
+	}
+	src := out + ".ckpt"
+	if err := os.MkdirAll(src, 0o755); err != nil {
+		return "", err
+	}
+	if err := cfg.Save(filepath.Join(src, "config.json")); err != nil {
+		return "", err
+	}
+	if err := models.WriteSafetensors(filepath.Join(src, "model.safetensors"), sd, nil); err != nil {
+		return "", err
+	}
+	for _, f := range []string{"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt"} {
+		b, err := os.ReadFile(filepath.Join(base, f))
+		if err != nil {
+			continue
+		}
+		if err := os.WriteFile(filepath.Join(src, f), b, 0o644); err != nil {
+			return "", err
+		}
+	}
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if _, err := export.Export(context.Background(), src, out, export.Options{Force: true, Logger: quiet}); err != nil {
+		return "", err
+	}
+	return out, nil
+}
+
+// direct runs the model with ONNX Runtime in this process on texts
+// tokenised beforehand, padding each batch to its longest sequence as the
+// server does.
+type direct struct {
+	s        *ort.Session
+	encs     []*tokenizers.Encoding
+	hasTypes bool
+	rng      *rand.Rand
+}
+
+func newDirect(dir string, texts []string, threads, maxLen int) (*direct, error) {
+	if err := ort.Init(""); err != nil {
+		return nil, err
+	}
+	tok, err := tokenizers.FromFile(filepath.Join(dir, "tokenizer.json"))
+	if err != nil {
+		return nil, err
+	}
+	tok = tok.WithPadding(nil).WithTruncation(&tokenizers.Truncation{MaxLength: maxLen})
+	in := make([]tokenizers.Input, len(texts))
+	for i, t := range texts {
+		in[i] = tokenizers.Input{Text: t}
+	}
+	encs, err := tok.EncodeBatch(in, true)
+	if err != nil {
+		return nil, err
+	}
+	s, err := ort.NewSession(filepath.Join(dir, "model.onnx"), ort.Options{IntraOpThreads: threads})
+	if err != nil {
+		return nil, err
+	}
+	d := &direct{s: s, encs: encs, hasTypes: slices.Contains(s.InputNames(), "token_type_ids"), rng: rand.New(rand.NewPCG(3, 4))}
+	for range 2 { // warm up
+		if _, err := d.run(d.rng.Perm(len(encs))[:32]); err != nil {
+			return nil, err
+		}
+	}
+	return d, nil
+}
+
+func (d *direct) close() { d.s.Close() }
+
+func (d *direct) run(idx []int) (int, error) {
+	seq := 0
+	for _, i := range idx {
+		seq = max(seq, len(d.encs[i].IDs))
+	}
+	n := len(idx) * seq
+	ids, mask := make([]int64, n), make([]int64, n)
+	for r, i := range idx {
+		for j, id := range d.encs[i].IDs {
+			ids[r*seq+j], mask[r*seq+j] = int64(id), 1
+		}
+	}
+	shape := []int64{int64(len(idx)), int64(seq)}
+	feeds := map[string]ort.Int64Tensor{"input_ids": {Shape: shape, Data: ids}, "attention_mask": {Shape: shape, Data: mask}}
+	if d.hasTypes {
+		feeds["token_type_ids"] = ort.Int64Tensor{Shape: shape, Data: make([]int64, n)}
+	}
+	_, err := d.s.Run(feeds)
+	return n, err
+}
+
+// single is the p50 latency (ms) of batch-of-one runs of random texts.
+func (d *direct) single(dur time.Duration) (float64, error) {
+	var lat []float64
+	for start := time.Now(); time.Since(start) < dur || len(lat) < 20; {
+		t := time.Now()
+		if _, err := d.run([]int{d.rng.IntN(len(d.encs))}); err != nil {
+			return 0, err
+		}
+		lat = append(lat, float64(time.Since(t))/1e6)
+	}
+	return median(lat), nil
+}
+
+// batched is sequences/s over shuffled batches of size b.
+func (d *direct) batched(b int, dur time.Duration) (float64, error) {
+	seqs := 0
+	start := time.Now()
+	for time.Since(start) < dur || seqs == 0 {
+		perm := d.rng.Perm(len(d.encs))
+		for off := 0; off+b <= len(perm) && (time.Since(start) < dur || seqs == 0); off += b {
+			if _, err := d.run(perm[off : off+b]); err != nil {
+				return 0, err
+			}
+			seqs += b
+		}
+	}
+	return float64(seqs) / time.Since(start).Seconds(), nil
+}
+
+// server is a `kiln serve` process.
+type server struct {
+	cmd *exec.Cmd
+	url string
+}
+
+func startServer(kiln, dir string, batch, threads, maxLen int) (*server, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	cmd := exec.Command(kiln, "serve", "--model", dir, "--addr", addr, "--intra-op-threads", strconv.Itoa(threads),
+		"--max-batch-size", strconv.Itoa(batch), "--max-input-length", strconv.Itoa(maxLen), "--auto-truncate",
+		"--max-concurrent-requests", "4096", "--max-queue", "8192", "--log-level", "error")
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", kiln, err)
+	}
+	s := &server{cmd: cmd, url: "http://" + addr}
+	if err := waitReady(s.url, 3*time.Minute); err != nil {
+		s.stop()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *server) stop() {
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	s.cmd.Wait()
+}
+
+// load runs one closed-loop load of c clients against /predict and reads
+// the batch metrics it caused.
+func (s *server) load(wl *loadtest.Workload, c int, d, warm time.Duration, mode string) (row, error) {
+	before, err := scrape(s.url)
+	if err != nil {
+		return row{}, err
+	}
+	res, err := loadtest.Run(context.Background(), loadtest.Config{
+		URL: s.url + "/predict", Workload: wl, Clients: c, Warmup: warm, Duration: d, Label: fmt.Sprintf("%s c=%d", mode, c),
+	})
+	if err != nil {
+		return row{}, err
+	}
+	after, err := scrape(s.url)
+	if err != nil {
+		return row{}, err
+	}
+	r := row{Mode: mode, Clients: c, RPS: res.Throughput, P50ms: res.Latency.P50, P99ms: res.Latency.P99, Errors: res.Errors}
+	if nb := after["kiln_batch_size_count"] - before["kiln_batch_size_count"]; nb > 0 {
+		ns := after["kiln_batch_size_sum"] - before["kiln_batch_size_sum"]
+		r.MeanBatch = ns / nb
+		r.TokensPerSq = (after["kiln_batch_tokens_sum"] - before["kiln_batch_tokens_sum"]) / ns
+	}
+	fmt.Fprintf(os.Stderr, "  %s clients=%d: %.1f req/s p50 %.2f ms mean batch %.1f\n", mode, c, r.RPS, r.P50ms, r.MeanBatch)
+	return r, nil
+}
+
+func waitReady(url string, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		if resp, err := http.Get(url + "/ready"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return nil
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return fmt.Errorf("%s not ready after %v", url, limit)
+}
+
+// scrape reads the unlabelled samples of /metrics.
+func scrape(url string) (map[string]float64, error) {
+	resp, err := http.Get(url + "/metrics")
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]float64{}
+	for _, line := range strings.Split(string(b), "\n") {
+		name, val, ok := strings.Cut(line, " ")
+		if !ok || strings.HasPrefix(name, "#") {
+			continue
+		}
+		if v, err := strconv.ParseFloat(val, 64); err == nil {
+			out[name] = v
+		}
+	}
+	return out, nil
+}

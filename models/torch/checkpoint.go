@@ -1,0 +1,217 @@
+package torch
+
+import (
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"maps"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/sugarme/gotch"
+	"github.com/sugarme/gotch/ts"
+
+	"github.com/kiln-ml/kiln/models"
+)
+
+// LoadOptions tune Load.
+type LoadOptions struct {
+	Device gotch.Device // zero value: CPU
+	// Labels, when set, replaces the checkpoint's id2label (fine-tuning a
+	// base model or changing the label set). A head whose shape no longer
+	// fits is re-initialised and reported in LoadReport.Mismatched.
+	Labels []string
+	// Pooling overrides config "pooling" (cls, mean, max) when non-empty.
+	Pooling string
+	// ProblemType overrides config "problem_type" when non-empty.
+	ProblemType string
+	// AllowMissing accepts missing encoder parameters (initialised fresh);
+	// AllowUnexpected accepts unknown tensors (ignored). A missing
+	// classification head is always accepted and announced.
+	AllowMissing, AllowUnexpected bool
+	// Seed for the parameters initialised fresh (0: random).
+	Seed uint64
+}
+
+// LoadReport says how the checkpoint matched the model.
+type LoadReport struct {
+	File       string   // the file read
+	Missing    []string // parameters initialised fresh
+	Unexpected []string // checkpoint tensors ignored
+	Dropped    []string // pre-training heads and buffers dropped, as HF does
+	Mismatched []string // head parameters whose shape changed with the labels
+	FreshHead  bool     // the classification head was initialised fresh
+}
+
+// Load reads config.json and model.safetensors (else pytorch_model.bin)
+// with HF names, in F32, F16 or BF16 on disk. A base checkpoint (BertModel
+// etc.) gets a fresh head; any other missing or unexpected key is an error
+// unless allowed in opts.
+func Load(dir string, opts LoadOptions) (*Model, *LoadReport, error) {
+	cfg, err := models.LoadConfig(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(opts.Labels) > 0 {
+		cfg.SetLabels(opts.Labels)
+	}
+	if opts.Pooling != "" {
+		cfg.Pooling = opts.Pooling
+	}
+	if opts.ProblemType != "" {
+		cfg.ProblemType = opts.ProblemType
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", filepath.Join(dir, "config.json"), err)
+	}
+	raw, err := models.LoadStateDict(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	rep := &LoadReport{File: "model.safetensors"}
+	if _, statErr := os.Stat(filepath.Join(dir, rep.File)); statErr != nil {
+		rep.File = "pytorch_model.bin"
+	}
+	sd, keys := models.NormalizeStateDict(cfg, raw)
+	rep.Unexpected, rep.Dropped = keys.Unexpected, keys.Dropped
+
+	// Shapes: a head that no longer fits the labels is re-initialised;
+	// any other mismatch is an error (wrong config for these weights).
+	specs := models.ParamSpecs(cfg)
+	for _, s := range specs {
+		t, ok := sd[s.Name]
+		if !ok || slices.Equal(t.Shape, s.Shape) {
+			continue
+		}
+		if models.IsHeadParam(cfg.ModelType, s.Name) && len(opts.Labels) > 0 {
+			rep.Mismatched = append(rep.Mismatched, s.Name)
+			delete(sd, s.Name)
+			continue
+		}
+		return nil, nil, fmt.Errorf("%s: tensor %s has shape %v, config.json implies %v", dir, s.Name, t.Shape, s.Shape)
+	}
+	var encoderMissing []string
+	headMissing := false
+	for _, s := range specs {
+		if _, ok := sd[s.Name]; ok {
+			continue
+		}
+		rep.Missing = append(rep.Missing, s.Name)
+		if models.IsHeadParam(cfg.ModelType, s.Name) {
+			headMissing = true
+		} else {
+			encoderMissing = append(encoderMissing, s.Name)
+		}
+	}
+	if len(encoderMissing) > 0 && !opts.AllowMissing {
+		return nil, nil, fmt.Errorf("%s: %d encoder parameters missing from the checkpoint (e.g. %s); is model_type right? (allow with AllowMissing)", dir, len(encoderMissing), encoderMissing[0])
+	}
+	if len(rep.Unexpected) > 0 && !opts.AllowUnexpected {
+		return nil, nil, fmt.Errorf("%s: %d unexpected tensors in the checkpoint (e.g. %s) (allow with AllowUnexpected)", dir, len(rep.Unexpected), rep.Unexpected[0])
+	}
+	if len(rep.Missing) > 0 {
+		seed := opts.Seed
+		if seed == 0 {
+			seed = rand.Uint64()
+		}
+		fresh, err := models.InitStateDict(cfg, seed, "F32")
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, name := range rep.Missing {
+			sd[name] = fresh[name]
+		}
+	}
+	rep.FreshHead = headMissing
+	if headMissing {
+		slog.Info("classification head initialised fresh (normal when fine-tuning a base checkpoint)",
+			"dir", dir, "params", strings.Join(headNames(rep.Missing, cfg.ModelType), ","), "labels", cfg.NumLabels())
+	}
+	if len(encoderMissing) > 0 {
+		slog.Warn("encoder parameters missing, initialised fresh", "dir", dir, "count", len(encoderMissing))
+	}
+	if len(rep.Unexpected) > 0 {
+		slog.Warn("unexpected checkpoint tensors ignored", "dir", dir, "keys", rep.Unexpected)
+	}
+	if len(rep.Dropped) > 0 {
+		slog.Debug("pre-training heads and buffers dropped", "dir", dir, "keys", rep.Dropped)
+	}
+	m, err := fromStateDict(cfg, sd, opts.Device)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", dir, err)
+	}
+	return m, rep, nil
+}
+
+func headNames(names []string, mt string) []string {
+	var out []string
+	for _, n := range names {
+		if models.IsHeadParam(mt, n) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// StateDict copies the parameters out as HF-named tensors of dtype F32, F16 or BF16.
+func (m *Model) StateDict(dtype string) (models.StateDict, error) {
+	sd := make(models.StateDict, len(m.params))
+	for _, p := range m.params {
+		vals, shape, err := Float32Values(p.Tensor)
+		if err != nil {
+			return nil, fmt.Errorf("parameter %s: %w", p.Name, err)
+		}
+		t, err := models.FromFloat32s(dtype, shape, vals)
+		if err != nil {
+			return nil, fmt.Errorf("parameter %s: %w", p.Name, err)
+		}
+		sd[p.Name] = t
+	}
+	return sd, nil
+}
+
+// Float32Values copies a float tensor (any device, any layout) to Go.
+func Float32Values(t *ts.Tensor) ([]float32, []int64, error) {
+	shape, err := t.Size()
+	if err != nil {
+		return nil, nil, err
+	}
+	// Detached first, so no graph is built and grad mode does not matter
+	// (toggling it here would be unsafe: see gradmode.go).
+	c := t.MustDetach(false).MustTo(gotch.CPU, true).MustTotype(gotch.Float, true).MustContiguous(true)
+	defer c.MustDrop()
+	n := c.Numel()
+	vals := make([]float32, n)
+	if err := c.CopyData(vals, n); err != nil {
+		return nil, nil, err
+	}
+	return vals, shape, nil
+}
+
+// Save writes config.json and model.safetensors (float32) atomically with
+// HF names, loadable by transformers' from_pretrained with no missing or
+// unexpected keys.
+func (m *Model) Save(dir string) error { return m.SaveAs(dir, "F32") }
+
+// SaveAs is Save with the on-disk dtype (F32, F16 or BF16).
+func (m *Model) SaveAs(dir, dtype string) error {
+	sd, err := m.StateDict(dtype)
+	if err != nil {
+		return fmt.Errorf("save %s: %w", dir, err)
+	}
+	cfg := *m.Config
+	cfg.Architectures = []string{models.ArchitectureName(cfg.ModelType)}
+	// torch_dtype tells from_pretrained(torch_dtype="auto") what is on disk.
+	cfg.Extra = maps.Clone(cfg.Extra)
+	if cfg.Extra == nil {
+		cfg.Extra = map[string]json.RawMessage{}
+	}
+	cfg.Extra["torch_dtype"] = json.RawMessage(map[string]string{"F32": `"float32"`, "F16": `"float16"`, "BF16": `"bfloat16"`}[dtype])
+	if err := models.WriteSafetensors(filepath.Join(dir, "model.safetensors"), sd, map[string]string{"format": "pt"}); err != nil {
+		return err
+	}
+	return cfg.Save(dir)
+}

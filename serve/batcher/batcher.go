@@ -1,0 +1,512 @@
+// Package batcher is serve's queue and dynamic batcher. Requests put their
+// tokenised sequences in a bounded queue; one goroutine owns the queue and,
+// whenever a backend worker is free, closes a batch on a sequence count, a
+// padded-token budget or the oldest sequence's delay, groups sequences of
+// similar length to cut padding, runs the batch and fans the rows back to
+// their requests. Sequences whose request has gone (client left, deadline
+// passed, a sibling batch failed) are dropped before their batch starts.
+//
+// The shape follows text-embeddings-inference's queue.rs: the state has one
+// owner that answers "append" and "next batch", and batch size, batch tokens
+// and queue depth are recorded where they are decided.
+package batcher
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/kiln-ml/kiln/serve/backend"
+)
+
+// Runner executes one batch and returns one row per sequence, in order. It
+// is called from up to Config.Workers goroutines at once.
+type Runner interface {
+	Run(ctx context.Context, in []backend.Input) ([][]float32, error)
+}
+
+// Observer receives the batcher's measurements (serve turns them into
+// Prometheus metrics). Calls come from the batcher's goroutines and must be
+// cheap and safe for concurrent use.
+type Observer interface {
+	QueueDepth(sequences int)
+	// BatchStarted: size sequences, tokens = padded length × size, and the
+	// time each sequence waited in the queue.
+	BatchStarted(size, tokens int, waits []time.Duration)
+	BatchDone(size int, took time.Duration, err error)
+	// Dropped counts sequences removed before their batch started.
+	Dropped(n int, reason string)
+}
+
+// Drop reasons passed to Observer.Dropped.
+const (
+	DropClientGone = "client_gone"
+	DropCancelled  = "cancelled" // deadline passed or the request failed elsewhere
+)
+
+// Errors returned by Submit.
+var (
+	ErrQueueFull = errors.New("queue full")
+	ErrClosed    = errors.New("batcher is shutting down")
+	ErrTooLarge  = errors.New("request has more sequences than the queue holds")
+	// ErrClientGone is the error a request gets when its client left.
+	ErrClientGone = errors.New("client went away")
+)
+
+// BackendError wraps an error of the Runner: the batch this request's
+// sequences ran in failed.
+type BackendError struct{ Err error }
+
+func (e *BackendError) Error() string { return "inference failed: " + e.Err.Error() }
+func (e *BackendError) Unwrap() error { return e.Err }
+
+// Config sets the batching policy.
+type Config struct {
+	// MaxBatchSize caps sequences per batch (1 turns batching off).
+	MaxBatchSize int
+	// MaxBatchTokens caps padded tokens per batch (longest sequence × count).
+	// A sequence longer than this on its own still runs, alone.
+	MaxBatchTokens int
+	// MaxPadding is the largest fraction of a batch's padded tokens that may
+	// be padding (0 = no limit). On CPUs every padded token costs about what
+	// a real one does, so a batch that is mostly padding is slower than
+	// running its sequences apart; sequences that would push a batch past
+	// this wait for a batch of their own length.
+	MaxPadding float64
+	// MaxDelay is how long the oldest queued sequence may wait for a batch
+	// to fill while a worker is free. 0 runs whatever is queued at once.
+	MaxDelay time.Duration
+	// QueueSize bounds the queued sequences; Submit fails with ErrQueueFull
+	// past it.
+	QueueSize int
+	// Workers is how many batches run at once (the backend's sessions).
+	Workers int
+	// Observer may be nil.
+	Observer Observer
+}
+
+func (c *Config) normalize() error {
+	if c.MaxBatchSize <= 0 {
+		return fmt.Errorf("max batch size %d: must be positive", c.MaxBatchSize)
+	}
+	if c.MaxBatchTokens <= 0 {
+		return fmt.Errorf("max batch tokens %d: must be positive", c.MaxBatchTokens)
+	}
+	if c.MaxDelay < 0 {
+		return fmt.Errorf("max batch delay %v: must not be negative", c.MaxDelay)
+	}
+	if c.MaxPadding < 0 || c.MaxPadding >= 1 {
+		return fmt.Errorf("max padding %v: must be in [0, 1)", c.MaxPadding)
+	}
+	if c.QueueSize <= 0 {
+		return fmt.Errorf("queue size %d: must be positive", c.QueueSize)
+	}
+	if c.Workers <= 0 {
+		c.Workers = 1
+	}
+	if c.Observer == nil {
+		c.Observer = nopObserver{}
+	}
+	return nil
+}
+
+type nopObserver struct{}
+
+func (nopObserver) QueueDepth(int)                         {}
+func (nopObserver) BatchStarted(int, int, []time.Duration) {}
+func (nopObserver) BatchDone(int, time.Duration, error)    {}
+func (nopObserver) Dropped(int, string)                    {}
+
+// Result is what a request gets back.
+type Result struct {
+	Rows [][]float32 // one per submitted sequence, in order
+	// Queue is the longest time one of its sequences waited for its batch;
+	// Inference spans from its first batch's start to its last batch's end.
+	Queue, Inference time.Duration
+	Batches          int // batches its sequences ran in
+}
+
+// request is one Submit call; its sequences may run in several batches.
+type request struct {
+	ctx      context.Context
+	gone     func() bool
+	enqueued time.Time
+	done     chan struct{}
+
+	mu        sync.Mutex
+	rows      [][]float32
+	remaining int
+	err       error
+	firstRun  time.Time
+	lastEnd   time.Time
+	maxWait   time.Duration
+	batches   int
+	failed    bool // set before done is closed; read by the loop to drop siblings
+	checkedAt uint64
+	alive     bool
+}
+
+type entry struct {
+	req *request
+	idx int
+	in  backend.Input
+	n   int // sequence length
+}
+
+// Batcher is the queue plus the batching loop. Create with New, stop with
+// Close.
+type Batcher struct {
+	cfg    Config
+	run    Runner
+	in     chan []*entry
+	queued atomic.Int64 // sequences submitted and not yet in a batch or dropped
+
+	closeMu sync.RWMutex
+	closed  bool
+	stop    chan struct{} // closed by Close: drain and exit
+	exited  chan struct{}
+}
+
+// New starts the batching loop.
+func New(cfg Config, run Runner) (*Batcher, error) {
+	if err := cfg.normalize(); err != nil {
+		return nil, err
+	}
+	b := &Batcher{
+		cfg: cfg, run: run,
+		in:     make(chan []*entry, cfg.QueueSize),
+		stop:   make(chan struct{}),
+		exited: make(chan struct{}),
+	}
+	go b.loop()
+	return b, nil
+}
+
+// Config returns the normalised configuration.
+func (b *Batcher) Config() Config { return b.cfg }
+
+// QueueDepth is the number of sequences waiting for a batch.
+func (b *Batcher) QueueDepth() int { return int(b.queued.Load()) }
+
+// Submit queues the sequences and waits for their rows. gone, if not nil,
+// reports whether the client has left; it is asked just before a batch
+// starts. Submit returns ctx's error when ctx ends first (its sequences are
+// then dropped, not run), ErrQueueFull when the queue cannot take them all,
+// ErrClientGone when gone said so, and a *BackendError when a batch failed.
+func (b *Batcher) Submit(ctx context.Context, in []backend.Input, gone func() bool) (*Result, error) {
+	if len(in) == 0 {
+		return &Result{}, nil
+	}
+	if len(in) > b.cfg.QueueSize {
+		return nil, fmt.Errorf("%d sequences, queue size %d: %w", len(in), b.cfg.QueueSize, ErrTooLarge)
+	}
+	r := &request{
+		ctx: ctx, gone: gone, enqueued: time.Now(), done: make(chan struct{}),
+		rows: make([][]float32, len(in)), remaining: len(in),
+	}
+	es := make([]*entry, len(in))
+	for i, x := range in {
+		es[i] = &entry{req: r, idx: i, in: x, n: len(x.IDs)}
+	}
+	b.closeMu.RLock()
+	if b.closed {
+		b.closeMu.RUnlock()
+		return nil, ErrClosed
+	}
+	// Reserve room first: the channel then never blocks, because it holds at
+	// most QueueSize messages of at least one sequence each.
+	if n := b.queued.Add(int64(len(in))); n > int64(b.cfg.QueueSize) {
+		b.queued.Add(-int64(len(in)))
+		b.closeMu.RUnlock()
+		return nil, ErrQueueFull
+	}
+	b.in <- es
+	b.closeMu.RUnlock()
+
+	select {
+	case <-r.done:
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if r.err != nil {
+			return nil, r.err
+		}
+		return &Result{Rows: r.rows, Queue: r.maxWait, Inference: r.lastEnd.Sub(r.firstRun), Batches: r.batches}, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// Close stops accepting sequences, runs everything already queued (without
+// waiting for batches to fill) and returns when the last batch has finished
+// or ctx ends.
+func (b *Batcher) Close(ctx context.Context) error {
+	b.closeMu.Lock()
+	if !b.closed {
+		b.closed = true
+		close(b.stop)
+	}
+	b.closeMu.Unlock()
+	select {
+	case <-b.exited:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("batcher: draining: %w", ctx.Err())
+	}
+}
+
+// loop owns pending and the count of free workers.
+func (b *Batcher) loop() {
+	defer close(b.exited)
+	var (
+		pending  []*entry // arrival order
+		tokens   int      // sum of pending lengths
+		free     = b.cfg.Workers
+		finished = make(chan struct{}, b.cfg.Workers)
+		timer    = time.NewTimer(time.Hour)
+		stopping bool
+		gen      uint64
+	)
+	timer.Stop()
+	add := func(es []*entry) {
+		for _, e := range es {
+			pending = append(pending, e)
+			tokens += e.n
+		}
+	}
+	for {
+		// Take whatever has arrived without blocking, so a batch sees
+		// everything queued when it closes.
+	drain:
+		for {
+			select {
+			case es := <-b.in:
+				add(es)
+			default:
+				break drain
+			}
+		}
+		if stopping && len(pending) == 0 && free == b.cfg.Workers && len(b.in) == 0 {
+			return
+		}
+		var wait <-chan time.Time
+		if free > 0 && len(pending) > 0 {
+			now := time.Now()
+			deadline := pending[0].req.enqueued.Add(b.cfg.MaxDelay)
+			full := len(pending) >= b.cfg.MaxBatchSize || tokens >= b.cfg.MaxBatchTokens
+			if full || stopping || !now.Before(deadline) {
+				gen++
+				var batch []*entry
+				pending, batch = b.form(pending, gen)
+				tokens = 0
+				for _, e := range pending {
+					tokens += e.n
+				}
+				b.cfg.Observer.QueueDepth(int(b.queued.Load()))
+				if len(batch) > 0 {
+					free--
+					go b.execute(batch, finished)
+				}
+				continue
+			}
+			timer.Reset(deadline.Sub(now))
+			wait = timer.C
+		}
+		select {
+		case es := <-b.in:
+			add(es)
+			b.cfg.Observer.QueueDepth(int(b.queued.Load()))
+		case <-finished:
+			free++
+		case <-wait:
+		case <-b.stopChan(stopping):
+			stopping = true
+		}
+		if wait != nil && !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
+	}
+}
+
+// stopChan returns the stop channel until it has been seen once.
+func (b *Batcher) stopChan(seen bool) <-chan struct{} {
+	if seen {
+		return nil
+	}
+	return b.stop
+}
+
+// live reports whether r still wants its rows; gone() (a system call for a
+// real connection) is asked at most once per batch formation.
+func (r *request) live(gen uint64) (bool, string) {
+	if r.ctx.Err() != nil {
+		return false, DropCancelled
+	}
+	if r.gone != nil {
+		if r.alive || r.checkedAt == 0 {
+			if r.checkedAt != gen {
+				r.checkedAt, r.alive = gen, !r.gone()
+				if !r.alive {
+					r.fail(ErrClientGone)
+				}
+			}
+		}
+		if !r.alive {
+			return false, DropClientGone
+		}
+	}
+	r.mu.Lock()
+	failed := r.failed
+	r.mu.Unlock()
+	if failed {
+		return false, DropCancelled
+	}
+	return true, ""
+}
+
+// form drops dead entries, then builds one batch around the oldest live
+// sequence: the others are taken in order of how close their length is to
+// its length, while the batch stays within the size and token budgets. The
+// oldest always goes first, so no sequence waits behind ever-newer ones.
+func (b *Batcher) form(pending []*entry, gen uint64) (rest, batch []*entry) {
+	live := pending[:0]
+	dropped := map[string]int{}
+	for _, e := range pending {
+		if ok, why := e.req.live(gen); !ok {
+			dropped[why]++
+			continue
+		}
+		live = append(live, e)
+	}
+	for i := len(live); i < len(pending); i++ {
+		pending[i] = nil
+	}
+	for why, n := range dropped {
+		b.queued.Add(-int64(n))
+		b.cfg.Observer.Dropped(n, why)
+	}
+	if len(live) == 0 {
+		return live, nil
+	}
+	oldest := live[0]
+	order := make([]int, len(live)-1)
+	for i := range order {
+		order[i] = i + 1
+	}
+	dist := func(e *entry) int {
+		if e.n > oldest.n {
+			return e.n - oldest.n
+		}
+		return oldest.n - e.n
+	}
+	slices.SortStableFunc(order, func(x, y int) int { return dist(live[x]) - dist(live[y]) })
+	take := make([]bool, len(live))
+	take[0] = true
+	count, longest, real := 1, oldest.n, oldest.n
+	for _, i := range order {
+		if count == b.cfg.MaxBatchSize {
+			break
+		}
+		l := max(longest, live[i].n)
+		padded := l * (count + 1)
+		if padded > b.cfg.MaxBatchTokens {
+			continue
+		}
+		if b.cfg.MaxPadding > 0 && float64(padded-real-live[i].n) > b.cfg.MaxPadding*float64(padded) {
+			continue
+		}
+		take[i] = true
+		count, longest, real = count+1, l, real+live[i].n
+	}
+	batch = make([]*entry, 0, count)
+	rest = live[:0]
+	for i, e := range live {
+		if take[i] {
+			batch = append(batch, e)
+		} else {
+			rest = append(rest, e)
+		}
+	}
+	for i := len(rest); i < len(live); i++ {
+		live[i] = nil
+	}
+	b.queued.Add(-int64(len(batch)))
+	return rest, batch
+}
+
+// execute runs one batch and hands each row to its request.
+func (b *Batcher) execute(batch []*entry, finished chan<- struct{}) {
+	defer func() { finished <- struct{}{} }()
+	start := time.Now()
+	in := make([]backend.Input, len(batch))
+	waits := make([]time.Duration, len(batch))
+	longest := 0
+	for i, e := range batch {
+		in[i] = e.in
+		waits[i] = start.Sub(e.req.enqueued)
+		longest = max(longest, e.n)
+	}
+	b.cfg.Observer.BatchStarted(len(batch), longest*len(batch), waits)
+	rows, err := b.runSafely(in)
+	end := time.Now()
+	b.cfg.Observer.BatchDone(len(batch), end.Sub(start), err)
+	if err == nil && len(rows) != len(batch) {
+		err = fmt.Errorf("backend returned %d rows for %d sequences", len(rows), len(batch))
+	}
+	seen := make(map[*request]bool, len(batch))
+	for i, e := range batch {
+		r := e.req
+		if err != nil {
+			r.fail(&BackendError{Err: err})
+			continue
+		}
+		r.mu.Lock()
+		if r.failed {
+			r.mu.Unlock()
+			continue
+		}
+		r.rows[e.idx] = rows[i]
+		if !seen[r] {
+			seen[r] = true
+			r.batches++
+		}
+		if r.firstRun.IsZero() || start.Before(r.firstRun) {
+			r.firstRun = start
+		}
+		r.lastEnd = end
+		r.maxWait = max(r.maxWait, waits[i])
+		r.remaining--
+		if r.remaining == 0 {
+			close(r.done)
+		}
+		r.mu.Unlock()
+	}
+}
+
+// runSafely turns a panic in the runner into an error for this batch, so a
+// bug in one batch cannot take the server down.
+func (b *Batcher) runSafely(in []backend.Input) (rows [][]float32, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("backend panicked: %v", p)
+		}
+	}()
+	return b.run.Run(context.Background(), in)
+}
+
+// fail ends the request with err unless it has already ended.
+func (r *request) fail(err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.failed || r.remaining == 0 {
+		return
+	}
+	r.failed, r.err = true, err
+	close(r.done)
+}

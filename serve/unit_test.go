@@ -1,0 +1,110 @@
+package serve
+
+import (
+	"encoding/json"
+	"math"
+	"net/http"
+	"reflect"
+	"testing"
+)
+
+func TestParseInputs(t *testing.T) {
+	for _, tc := range []struct {
+		in      string
+		want    []TextInput
+		batched bool
+		status  int
+	}{
+		{`"a"`, []TextInput{{Text: "a"}}, false, 0},
+		{`["a"]`, []TextInput{{Text: "a"}}, false, 0},
+		{`["a", "b"]`, []TextInput{{Text: "a", Pair: "b", IsPair: true}}, false, 0},
+		{`{"text": "a", "text_pair": "b"}`, []TextInput{{Text: "a", Pair: "b", IsPair: true}}, false, 0},
+		{`{"text": "a", "text_pair": null}`, []TextInput{{Text: "a"}}, false, 0},
+		{`[["a"], ["b", "c"], {"text": "d"}, "e"]`, []TextInput{{Text: "a"}, {Text: "b", Pair: "c", IsPair: true}, {Text: "d"}, {Text: "e"}}, true, 0},
+		{`["a", "b", "c"]`, []TextInput{{Text: "a"}, {Text: "b"}, {Text: "c"}}, true, 0},
+		{`[["a"]]`, []TextInput{{Text: "a"}}, true, 0},
+		{`[]`, nil, false, 422},
+		{`null`, nil, false, 422},
+		{`5`, nil, false, 422},
+		{`[["a", "b", "c"]]`, nil, true, 422},
+		{`[[]]`, nil, true, 422},
+		{`[["a", 1]]`, nil, true, 422},
+		{`[{"text": "a", "extra": 1}]`, nil, true, 422},
+		{`["a", 1]`, nil, true, 422},
+	} {
+		t.Run(tc.in, func(t *testing.T) {
+			got, batched, err := parseInputs(json.RawMessage(tc.in))
+			if tc.status != 0 {
+				ae, ok := err.(*apiError)
+				if !ok || ae.Status != tc.status {
+					t.Fatalf("error %v, want status %d", err, tc.status)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, tc.want) || batched != tc.batched {
+				t.Errorf("got %+v batched=%v, want %+v batched=%v", got, batched, tc.want, tc.batched)
+			}
+		})
+	}
+}
+
+func TestScores(t *testing.T) {
+	m3 := func(fn string) *ModelInfo { return &ModelInfo{Labels: []string{"a", "b", "c"}, Function: fn} }
+	for _, tc := range []struct {
+		name   string
+		m      *ModelInfo
+		logits []float32
+		raw    bool
+		topK   int
+		want   []Prediction
+	}{
+		{"softmax", m3(FuncSoftmax), []float32{0, math.Float32frombits(0x3f317218), 0}, false, 0, // ln 2
+			[]Prediction{{"b", 0.5}, {"a", 0.25}, {"c", 0.25}}},
+		{"softmax large logits do not overflow", m3(FuncSoftmax), []float32{1000, 1000, 0}, false, 2,
+			[]Prediction{{"a", 0.5}, {"b", 0.5}}},
+		{"sigmoid", m3(FuncSigmoid), []float32{0, 100, -100}, false, 0,
+			[]Prediction{{"b", 1}, {"a", 0.5}, {"c", 0}}},
+		{"raw", m3(FuncSoftmax), []float32{-1, 2, 0.5}, true, 0,
+			[]Prediction{{"b", 2}, {"c", 0.5}, {"a", -1}}},
+		{"regression", &ModelInfo{Labels: []string{"score"}, Function: FuncNone}, []float32{3.25}, false, 0,
+			[]Prediction{{"score", 3.25}}},
+		{"top_k beyond labels", m3(FuncSigmoid), []float32{0, 0, 0}, false, 10,
+			[]Prediction{{"a", 0.5}, {"b", 0.5}, {"c", 0.5}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := tc.m.Scores(tc.logits, tc.raw, tc.topK)
+			if len(got) != len(tc.want) {
+				t.Fatalf("got %v, want %v", got, tc.want)
+			}
+			for i := range got {
+				if got[i].Label != tc.want[i].Label || math.Abs(got[i].Score-tc.want[i].Score) > 1e-6 {
+					t.Errorf("got %v, want %v", got, tc.want)
+				}
+			}
+		})
+	}
+}
+
+func TestClassify(t *testing.T) {
+	for _, tc := range []struct {
+		err    error
+		status int
+	}{
+		{newErr(418, "X", "teapot"), 418},
+		{&apiError{Status: 429, Type: ErrOverloaded, RetryAfter: 1}, 429},
+	} {
+		if got := classify(tc.err); got.Status != tc.status {
+			t.Errorf("classify(%v) = %d, want %d", tc.err, got.Status, tc.status)
+		}
+	}
+	if got := classify(errString("boom")); got.Status != http.StatusInternalServerError {
+		t.Errorf("unknown error → %d", got.Status)
+	}
+}
+
+type errString string
+
+func (e errString) Error() string { return string(e) }

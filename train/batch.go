@@ -1,0 +1,151 @@
+package train
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"sort"
+
+	"github.com/sugarme/gotch"
+	"github.com/sugarme/gotch/ts"
+)
+
+// Encoded is one tokenised example.
+type Encoded struct {
+	IDs, TypeIDs []int
+	Label        int
+	Targets      []float32
+}
+
+// EncodeDataset tokenises every example once, before training.
+func EncodeDataset(ds *Dataset, enc TextEncoder, maxLen int) ([]Encoded, error) {
+	out := make([]Encoded, len(ds.Examples))
+	for i, ex := range ds.Examples {
+		ids, types, err := enc.Encode(ex.Text, ex.Pair, ex.HasPair, maxLen)
+		if err != nil {
+			return nil, fmt.Errorf("%s:%d: %w", ds.File, ex.Line, err)
+		}
+		out[i] = Encoded{IDs: ids, TypeIDs: types, Label: ex.Label, Targets: ex.Targets}
+	}
+	return out, nil
+}
+
+// EpochBatches returns the micro-batches (indices into data) of one epoch.
+// The order depends only on (seed, epoch), which is what makes resuming at a
+// batch index exact. groupByLength sorts within mega-batches of 50 batches
+// (HF's LengthGroupedSampler idea) so padding stays small while the order
+// stays random.
+func EpochBatches(data []Encoded, batchSize int, seed uint64, epoch int, shuffle, groupByLength bool) [][]int {
+	idx := make([]int, len(data))
+	for i := range idx {
+		idx[i] = i
+	}
+	rng := rand.New(rand.NewPCG(seed, uint64(epoch)+0x9e3779b97f4a7c15))
+	if shuffle {
+		rng.Shuffle(len(idx), func(i, j int) { idx[i], idx[j] = idx[j], idx[i] })
+	}
+	if groupByLength {
+		mega := 50 * batchSize
+		for s := 0; s < len(idx); s += mega {
+			chunk := idx[s:min(s+mega, len(idx))]
+			sort.SliceStable(chunk, func(a, b int) bool { return len(data[chunk[a]].IDs) > len(data[chunk[b]].IDs) })
+		}
+	}
+	var batches [][]int
+	for s := 0; s < len(idx); s += batchSize {
+		batches = append(batches, idx[s:min(s+batchSize, len(idx))])
+	}
+	if groupByLength && shuffle {
+		rng.Shuffle(len(batches), func(i, j int) { batches[i], batches[j] = batches[j], batches[i] })
+	}
+	return batches
+}
+
+// Batch holds the tensors of one micro-batch, padded to its longest row.
+type Batch struct {
+	IDs, Mask, Types *ts.Tensor
+	Labels           *ts.Tensor // int64 [B] or float [B, T]
+	N                int
+}
+
+// Drop frees the batch's tensors.
+func (b *Batch) Drop() {
+	for _, t := range []*ts.Tensor{b.IDs, b.Mask, b.Types, b.Labels} {
+		if t != nil {
+			t.MustDrop()
+		}
+	}
+}
+
+// MakeBatch pads rows dynamically (to the longest in the batch).
+func MakeBatch(data []Encoded, rows []int, padID int, task string, dev gotch.Device) (*Batch, error) {
+	n := len(rows)
+	seq := 0
+	for _, r := range rows {
+		seq = max(seq, len(data[r].IDs))
+	}
+	ids := make([]int64, n*seq)
+	mask := make([]int64, n*seq)
+	types := make([]int64, n*seq)
+	for i, r := range rows {
+		for j := 0; j < seq; j++ {
+			k := i*seq + j
+			if j < len(data[r].IDs) {
+				ids[k], mask[k], types[k] = int64(data[r].IDs[j]), 1, int64(data[r].TypeIDs[j])
+			} else {
+				ids[k] = int64(padID)
+			}
+		}
+	}
+	b := &Batch{N: n}
+	mk := func(v []int64) (*ts.Tensor, error) {
+		t, err := ts.OfSlice(v)
+		if err != nil {
+			return nil, err
+		}
+		t2 := t.MustView([]int64{int64(n), int64(seq)}, true)
+		if dev != gotch.CPU {
+			t2 = t2.MustTo(dev, true)
+		}
+		return t2, nil
+	}
+	var err error
+	if b.IDs, err = mk(ids); err != nil {
+		return nil, err
+	}
+	if b.Mask, err = mk(mask); err != nil {
+		b.Drop()
+		return nil, err
+	}
+	if b.Types, err = mk(types); err != nil {
+		b.Drop()
+		return nil, err
+	}
+	switch {
+	case len(data[rows[0]].Targets) == 0 && task != SingleLabel:
+		// unlabelled rows (prediction): no label tensor
+	case task == SingleLabel:
+		lab := make([]int64, n)
+		for i, r := range rows {
+			lab[i] = int64(data[r].Label)
+		}
+		b.Labels, err = ts.OfSlice(lab)
+	default:
+		width := len(data[rows[0]].Targets)
+		tg := make([]float32, 0, n*width)
+		for _, r := range rows {
+			tg = append(tg, data[r].Targets...)
+		}
+		var t *ts.Tensor
+		if t, err = ts.OfSlice(tg); err == nil {
+			b.Labels = t.MustView([]int64{int64(n), int64(width)}, true)
+		}
+	}
+	if err != nil {
+		b.Drop()
+		return nil, err
+	}
+	if dev != gotch.CPU && b.Labels != nil {
+		b.Labels = b.Labels.MustTo(dev, true)
+	}
+	return b, nil
+}

@@ -1,0 +1,189 @@
+package train
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/kiln-ml/kiln/models"
+)
+
+// LogEntry is one line of log.jsonl (and of trainer_state.json's history).
+type LogEntry struct {
+	Step    int                `json:"step"`
+	Epoch   float64            `json:"epoch"`
+	Loss    *float64           `json:"loss,omitempty"`
+	LR      *float64           `json:"learning_rate,omitempty"`
+	Norm    *float64           `json:"grad_norm,omitempty"`
+	Eval    map[string]float64 `json:"eval,omitempty"`
+	Samples float64            `json:"samples_per_second,omitempty"`
+	Tokens  float64            `json:"tokens_per_second,omitempty"`
+}
+
+// State is everything besides tensors needed to resume exactly; it is
+// written as trainer_state.json in each checkpoint and in the output dir.
+type State struct {
+	GlobalStep     int          `json:"global_step"`
+	MaxSteps       int          `json:"max_steps"`
+	Epoch          int          `json:"epoch"`          // epoch of the next micro-batch
+	BatchInEpoch   int          `json:"batch_in_epoch"` // index of the next micro-batch in that epoch
+	MicroBatches   int64        `json:"micro_batches"`  // consumed so far; seeds dropout (the RNG state)
+	Seed           uint64       `json:"seed"`
+	OptimizerSteps int          `json:"optimizer_steps"`
+	Groups         []ParamGroup `json:"param_groups"`
+	Schedule       Schedule     `json:"lr_schedule"`
+	Scaler         LossScaler   `json:"loss_scaler"`
+	BestMetric     *float64     `json:"best_metric,omitempty"`
+	BestCheckpoint string       `json:"best_model_checkpoint,omitempty"`
+	BadEvals       int          `json:"evals_without_improvement"`
+	Task           string       `json:"problem_type"`
+	Labels         []string     `json:"labels,omitempty"`
+	LogHistory     []LogEntry   `json:"log_history"`
+}
+
+// writeFileAtomic writes via a temp file in the same directory, fsync and
+// rename, so a crash leaves either the old file or the new one.
+func writeFileAtomic(path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	tmp := f.Name()
+	if _, err = f.Write(data); err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+func writeJSONAtomic(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", path, err)
+	}
+	return writeFileAtomic(path, append(b, '\n'))
+}
+
+// checkpointName is checkpoint-<step>, HF's layout.
+func checkpointName(step int) string { return fmt.Sprintf("checkpoint-%d", step) }
+
+// saveCheckpointDir builds a checkpoint in a hidden temp directory and
+// renames it into place: a reader (or a resume after a kill) never sees a
+// half-written checkpoint, only whole ones.
+func saveCheckpointDir(outDir string, step int, fill func(tmp string) error) (string, error) {
+	final := filepath.Join(outDir, checkpointName(step))
+	tmp, err := os.MkdirTemp(outDir, ".checkpoint-tmp-*")
+	if err != nil {
+		return "", fmt.Errorf("checkpoint: %w", err)
+	}
+	if err := fill(tmp); err != nil {
+		os.RemoveAll(tmp)
+		return "", err
+	}
+	os.RemoveAll(final) // a checkpoint of the same step from an abandoned run
+	if err := os.Rename(tmp, final); err != nil {
+		os.RemoveAll(tmp)
+		return "", fmt.Errorf("checkpoint %s: %w", final, err)
+	}
+	if d, err := os.Open(outDir); err == nil {
+		d.Sync() // persist the rename
+		d.Close()
+	}
+	return final, nil
+}
+
+// ListCheckpoints returns complete checkpoints in step order.
+func ListCheckpoints(outDir string) ([]string, error) {
+	ents, err := os.ReadDir(outDir)
+	if err != nil {
+		if os.IsNotExist(err) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	type ck struct {
+		step int
+		path string
+	}
+	var cks []ck
+	for _, e := range ents {
+		name := e.Name()
+		if !e.IsDir() || !strings.HasPrefix(name, "checkpoint-") {
+			continue
+		}
+		n, err := strconv.Atoi(strings.TrimPrefix(name, "checkpoint-"))
+		if err != nil {
+			continue
+		}
+		p := filepath.Join(outDir, name)
+		if _, err := os.Stat(filepath.Join(p, "trainer_state.json")); err != nil {
+			continue
+		}
+		cks = append(cks, ck{n, p})
+	}
+	sort.Slice(cks, func(i, j int) bool { return cks[i].step < cks[j].step })
+	out := make([]string, len(cks))
+	for i, c := range cks {
+		out[i] = c.path
+	}
+	return out, nil
+}
+
+// pruneCheckpoints keeps the newest keep checkpoints plus the best one.
+func pruneCheckpoints(outDir string, keep int, best string) error {
+	if keep <= 0 {
+		return nil
+	}
+	cks, err := ListCheckpoints(outDir)
+	if err != nil {
+		return err
+	}
+	for i := 0; i < len(cks)-keep; i++ {
+		if cks[i] == best {
+			continue
+		}
+		if err := os.RemoveAll(cks[i]); err != nil {
+			return fmt.Errorf("remove old checkpoint: %w", err)
+		}
+	}
+	return nil
+}
+
+// readCheckpointState reads a checkpoint's trainer_state.json and optimiser moments.
+func readCheckpointState(dir string) (*State, models.StateDict, error) {
+	p := filepath.Join(dir, "trainer_state.json")
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return nil, nil, fmt.Errorf("resume: %w", err)
+	}
+	var st State
+	if err := json.Unmarshal(b, &st); err != nil {
+		return nil, nil, fmt.Errorf("resume: %s: %w", p, err)
+	}
+	if st.Scaler.GrowthFactor != 0 {
+		if err := st.Scaler.Validate(); err != nil {
+			return nil, nil, fmt.Errorf("resume: %s: %w", p, err)
+		}
+	}
+	var sd models.StateDict
+	op := filepath.Join(dir, "optimizer.safetensors")
+	if _, err := os.Stat(op); err == nil {
+		if sd, _, err = models.ReadSafetensors(op); err != nil {
+			return nil, nil, fmt.Errorf("resume: %s: %w", op, err)
+		}
+	}
+	return &st, sd, nil
+}

@@ -1,0 +1,764 @@
+package train
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/sugarme/gotch"
+	"github.com/sugarme/gotch/ts"
+
+	"github.com/kiln-ml/kiln/models"
+	mtorch "github.com/kiln-ml/kiln/models/torch"
+)
+
+// Config is one training run; the CLI flags map onto it one to one.
+type Config struct {
+	TrainFile, ValidFile string
+	ValidSplit           float64 // held out of TrainFile when ValidFile is empty
+	Read                 ReadOptions
+	Model                string // a checkpoint dir, or a config.json to train from scratch
+	Tokenizer            string // tokenizer.json; default <model dir>/tokenizer.json
+	OutputDir            string
+
+	Epochs, MaxSteps, BatchSize, GradAccum, MaxLength int
+	LR, HeadLR, WeightDecay, LayerDecay               float64
+	Schedule                                          string
+	WarmupSteps                                       int
+	WarmupRatio, MaxGradNorm                          float64
+	Seed                                              uint64
+	Precision                                         string // fp32 | fp16 | bf16
+	Device                                            string // cpu | cuda | cuda:N
+	EvalSteps, SaveSteps, SaveTotalLimit, Patience    int
+	MetricForBest                                     string
+	GroupByLength, GradientCheckpointing              bool
+	Resume                                            string // "" | "auto" | checkpoint dir
+	LogSteps                                          int
+	Progress                                          bool
+	Pooling                                           string
+	// Dropout, when >= 0, overrides the model's dropout probabilities
+	// (tests use 0 to compare runs); < 0 keeps the config's.
+	Dropout float64
+	// Folds > 1 trains K models by stratified k-fold (RunKFold).
+	Folds int
+	// oof asks runOn for the final model's scores on the validation rows.
+	oof bool
+}
+
+// Defaults fills zero fields with the CLI defaults.
+func (c *Config) Defaults() {
+	if c.Epochs == 0 && c.MaxSteps == 0 {
+		c.Epochs = 3
+	}
+	if c.BatchSize == 0 {
+		c.BatchSize = 32
+	}
+	if c.GradAccum == 0 {
+		c.GradAccum = 1
+	}
+	if c.MaxLength == 0 {
+		c.MaxLength = 128
+	}
+	if c.LR == 0 {
+		c.LR = 5e-5
+	}
+	if c.Schedule == "" {
+		c.Schedule = "linear"
+	}
+	if c.Precision == "" {
+		c.Precision = "fp32"
+	}
+	if c.Device == "" {
+		c.Device = "cpu"
+	}
+	if c.LogSteps == 0 {
+		c.LogSteps = 10
+	}
+	if c.MaxGradNorm == 0 {
+		c.MaxGradNorm = 1
+	}
+}
+
+// ErrNonFinite reports a NaN/inf loss (or gradients without loss scaling).
+var ErrNonFinite = errors.New("non-finite loss")
+
+// Result summarises a finished run.
+type Result struct {
+	State      *State
+	Metrics    map[string]float64 // final evaluation
+	OutputDir  string
+	Checkpoint string        // last checkpoint written
+	Elapsed    time.Duration // the training loop (steps, evaluations, checkpoints)
+	Total      time.Duration // including data loading, tokenisation and model loading
+	Samples    int
+	Tokens     int         // non-padding tokens trained on
+	OOF        [][]float64 // scores of the validation rows by the final model (k-fold)
+}
+
+func parseDevice(s string) (gotch.Device, error) {
+	switch {
+	case s == "cpu":
+		return gotch.CPU, nil
+	case s == "cuda" || strings.HasPrefix(s, "cuda:"):
+		if !gotch.CUDA.IsAvailable() {
+			return gotch.CPU, fmt.Errorf("device %q: CUDA is not available in this libtorch build/machine", s)
+		}
+		idx := 0
+		if strings.HasPrefix(s, "cuda:") {
+			if _, err := fmt.Sscanf(s, "cuda:%d", &idx); err != nil {
+				return gotch.CPU, fmt.Errorf("device %q: %w", s, err)
+			}
+		}
+		return gotch.CudaBuilder(uint(idx)), nil
+	}
+	return gotch.CPU, fmt.Errorf("device %q: want cpu, cuda or cuda:N", s)
+}
+
+// checkPrecision refuses mixed precision where it cannot run: gotch exposes
+// no CPU autocast, and fp16 without CUDA would silently train in fp32.
+func checkPrecision(prec string, dev gotch.Device) error {
+	switch prec {
+	case "fp32":
+		return nil
+	case "fp16", "bf16":
+		if dev == gotch.CPU {
+			return fmt.Errorf("--precision %s needs a CUDA device (autocast on CPU is not available through libtorch's C API here); use --precision fp32 on CPU", prec)
+		}
+		return fmt.Errorf("--precision %s: the libtorch bridge does not export the autocast switch yet; use fp32", prec)
+	}
+	return fmt.Errorf("--precision %q: want fp32, fp16 or bf16", prec)
+}
+
+// Run trains a model end to end: data, model, optimiser, loop, evaluation,
+// checkpoints and the final artefacts in cfg.OutputDir.
+func Run(ctx context.Context, cfg Config) (*Result, error) {
+	cfg.Defaults()
+	start := time.Now()
+	trainDS, validDS, err := readData(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return runOn(ctx, cfg, trainDS, validDS, start)
+}
+
+// readData reads the training file and the validation file, or holds out a
+// stratified fraction of the training rows.
+func readData(cfg Config) (trainDS, validDS *Dataset, err error) {
+	trainDS, err = ReadDataset(cfg.TrainFile, cfg.Read)
+	if err != nil {
+		return nil, nil, fmt.Errorf("training data: %w", err)
+	}
+	switch {
+	case cfg.ValidFile != "":
+		ro := cfg.Read
+		ro.Task, ro.Labels = trainDS.Task, trainDS.Labels
+		if validDS, err = ReadDataset(cfg.ValidFile, ro); err != nil {
+			return nil, nil, fmt.Errorf("validation data: %w", err)
+		}
+	case cfg.ValidSplit > 0:
+		if trainDS, validDS, err = trainDS.StratifiedSplit(cfg.ValidSplit, cfg.Seed); err != nil {
+			return nil, nil, err
+		}
+	}
+	return trainDS, validDS, nil
+}
+
+// runOn is the run itself on already-read data (k-fold calls it per fold).
+func runOn(ctx context.Context, cfg Config, trainDS, validDS *Dataset, start time.Time) (*Result, error) {
+	// libtorch's grad mode is per OS thread; keep every call of the run on one.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	dev, err := parseDevice(cfg.Device)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkPrecision(cfg.Precision, dev); err != nil {
+		return nil, err
+	}
+	if cfg.GradAccum < 1 || cfg.BatchSize < 1 {
+		return nil, fmt.Errorf("batch size %d and accumulation %d must be positive", cfg.BatchSize, cfg.GradAccum)
+	}
+	if err := os.MkdirAll(cfg.OutputDir, 0o755); err != nil {
+		return nil, fmt.Errorf("output dir: %w", err)
+	}
+	mtorch.InitThreads()
+	slog.Info("data", "train", len(trainDS.Examples), "skipped", trainDS.Skipped, "task", trainDS.Task, "labels", trainDS.Labels)
+
+	// ---- model and tokenizer
+	model, modelDir, err := buildModel(cfg, trainDS, dev)
+	if err != nil {
+		return nil, err
+	}
+	defer model.Free()
+	model.SetGradientCheckpointing(cfg.GradientCheckpointing)
+	tokPath := cfg.Tokenizer
+	if tokPath == "" {
+		tokPath = filepath.Join(modelDir, "tokenizer.json")
+	}
+	enc, err := LoadTokenizer(tokPath)
+	if err != nil {
+		return nil, err
+	}
+	trainData, err := EncodeDataset(trainDS, enc, cfg.MaxLength)
+	if err != nil {
+		return nil, err
+	}
+	var validData []Encoded
+	if validDS != nil {
+		if validData, err = EncodeDataset(validDS, enc, cfg.MaxLength); err != nil {
+			return nil, err
+		}
+	}
+
+	// ---- optimiser, schedule, scaler
+	params := model.NamedParameters()
+	opt, err := NewAdamW(params, GroupOptions{LR: cfg.LR, HeadLR: cfg.HeadLR, WeightDecay: cfg.WeightDecay,
+		LayerDecay: cfg.LayerDecay, NumLayers: model.Config.NumHiddenLayers}, 0.9, 0.999, 1e-8)
+	if err != nil {
+		return nil, err
+	}
+	defer opt.Free()
+	batchesPerEpoch := (len(trainData) + cfg.BatchSize - 1) / cfg.BatchSize
+	stepsPerEpoch := max(1, batchesPerEpoch/cfg.GradAccum)
+	totalSteps := cfg.MaxSteps
+	if totalSteps == 0 {
+		totalSteps = stepsPerEpoch * cfg.Epochs
+	}
+	sched, err := NewSchedule(cfg.Schedule, totalSteps, cfg.WarmupSteps, cfg.WarmupRatio)
+	if err != nil {
+		return nil, err
+	}
+	scaler := NewLossScaler(cfg.Precision == "fp16")
+	st := &State{MaxSteps: totalSteps, Seed: cfg.Seed, Task: trainDS.Task, Labels: trainDS.Labels}
+
+	// ---- resume
+	resumeDir := cfg.Resume
+	if resumeDir == "auto" {
+		cks, err := ListCheckpoints(cfg.OutputDir)
+		if err != nil {
+			return nil, err
+		}
+		resumeDir = ""
+		if len(cks) > 0 {
+			resumeDir = cks[len(cks)-1]
+		}
+	}
+	if resumeDir != "" {
+		rst, osd, err := readCheckpointState(resumeDir)
+		if err != nil {
+			return nil, err
+		}
+		if err := restoreWeights(model, resumeDir); err != nil {
+			return nil, err
+		}
+		if err := opt.LoadState(osd, dev); err != nil {
+			return nil, fmt.Errorf("resume %s: %w", resumeDir, err)
+		}
+		opt.StepCount = rst.OptimizerSteps
+		if rst.Scaler.GrowthFactor != 0 {
+			*scaler = rst.Scaler
+		}
+		sched = rst.Schedule
+		rst.MaxSteps = totalSteps
+		st = rst
+		slog.Info("resumed", "checkpoint", resumeDir, "step", st.GlobalStep)
+	}
+
+	logPath := filepath.Join(cfg.OutputDir, "log.jsonl")
+	// The log is rewritten from the state's history so that a resumed run
+	// does not keep lines from steps after its checkpoint.
+	if err := writeLog(logPath, st.LogHistory); err != nil {
+		return nil, err
+	}
+	logf, err := os.OpenFile(logPath, os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("log: %w", err)
+	}
+	defer logf.Close()
+	appendLog := func(e LogEntry) {
+		st.LogHistory = append(st.LogHistory, e)
+		b, _ := json.Marshal(e)
+		logf.Write(append(b, '\n'))
+	}
+
+	var bar *progressbar.ProgressBar
+	if cfg.Progress {
+		// The bar shows step/total, elapsed and remaining time; the
+		// description carries epoch, loss (last and running mean), LR and
+		// throughput, refreshed every step.
+		bar = progressbar.NewOptions(totalSteps, progressbar.OptionSetDescription("train"),
+			progressbar.OptionShowCount(), progressbar.OptionSetWriter(os.Stderr),
+			progressbar.OptionSetElapsedTime(true), progressbar.OptionSetPredictTime(true),
+			progressbar.OptionShowDescriptionAtLineEnd(), progressbar.OptionThrottle(200*time.Millisecond))
+		bar.Set(st.GlobalStep)
+	}
+
+	res := &Result{OutputDir: cfg.OutputDir}
+	lastCkpt := resumeDir // the last good checkpoint, for the NaN message
+	save := func() error {
+		dir, err := saveCheckpoint(cfg.OutputDir, model, opt, sched, scaler, st)
+		if err != nil {
+			return err
+		}
+		lastCkpt = dir
+		return pruneCheckpoints(cfg.OutputDir, cfg.SaveTotalLimit, st.BestCheckpoint)
+	}
+	evaluate := func() (map[string]float64, error) {
+		if validData == nil {
+			return nil, nil
+		}
+		return Evaluate(model, validData, cfg.BatchSize*2, enc.PadID(), st.Task, len(st.Labels), dev)
+	}
+	metricBest := cfg.MetricForBest
+	if metricBest == "" {
+		metricBest = defaultMetric(st.Task)
+	}
+
+	// ---- the loop: one iteration = one optimiser step over GradAccum micro-batches
+	batches := EpochBatches(trainData, cfg.BatchSize, cfg.Seed, st.Epoch, true, cfg.GroupByLength)
+	var lossSum, runningLoss float64
+	var lossN, samplesSinceLog, tokensSinceLog, runningN int
+	tLog := time.Now()
+	stepsAtStart := st.GlobalStep
+	loopStart := time.Now()
+	for st.GlobalStep < totalSteps {
+		if err := ctx.Err(); err != nil {
+			slog.Warn("interrupted; saving a checkpoint", "step", st.GlobalStep)
+			if err2 := save(); err2 != nil {
+				return nil, errors.Join(err, err2)
+			}
+			return nil, err
+		}
+		// Gather this step's micro-batches first so the loss of each can be
+		// weighted by its share of the examples: then N accumulated
+		// micro-batches give exactly the gradient of one N× batch.
+		var micro [][]int
+		total := 0
+		for len(micro) < cfg.GradAccum {
+			if st.BatchInEpoch >= len(batches) {
+				st.Epoch++
+				st.BatchInEpoch = 0
+				batches = EpochBatches(trainData, cfg.BatchSize, cfg.Seed, st.Epoch, true, cfg.GroupByLength)
+			}
+			micro = append(micro, batches[st.BatchInEpoch])
+			total += len(batches[st.BatchInEpoch])
+			for _, r := range batches[st.BatchInEpoch] {
+				tokensSinceLog += len(trainData[r].IDs)
+				res.Tokens += len(trainData[r].IDs)
+			}
+			st.BatchInEpoch++
+		}
+		model.ZeroGrad()
+		var stepLoss float64
+		for _, rows := range micro {
+			// The generator is reseeded from (seed, micro-batch count): that
+			// is the RNG state a checkpoint needs to resume dropout exactly.
+			if err := mtorch.ManualSeed(int64(cfg.Seed*1_000_003) + st.MicroBatches); err != nil {
+				return nil, err
+			}
+			st.MicroBatches++
+			b, err := MakeBatch(trainData, rows, enc.PadID(), st.Task, dev)
+			if err != nil {
+				return nil, err
+			}
+			out, err := model.Forward(b.IDs, b.Mask, b.Types, true)
+			if err != nil {
+				b.Drop()
+				return nil, oomHint(err, cfg)
+			}
+			loss := lossFor(out.Logits, b.Labels, st.Task)
+			lv := loss.Float64Values()[0]
+			stepLoss += lv * float64(b.N) / float64(total)
+			scaled := loss.MustMulScalar(ts.FloatScalar(scaler.Scale()*float64(b.N)/float64(total)), true)
+			err = model.Backward(scaled)
+			scaled.MustDrop()
+			out.Drop()
+			b.Drop()
+			if err != nil {
+				return nil, oomHint(err, cfg)
+			}
+		}
+		if math.IsNaN(stepLoss) || math.IsInf(stepLoss, 0) {
+			if !scaler.Enabled {
+				return nil, fmt.Errorf("step %d: %w (%v); last good checkpoint: %q", st.GlobalStep+1, ErrNonFinite, stepLoss, lastCkpt)
+			}
+		}
+		norm := GradStats(params, 1/scaler.Scale())
+		finite := !math.IsNaN(norm) && !math.IsInf(norm, 0)
+		if !scaler.Update(!finite) {
+			if !scaler.Enabled {
+				return nil, fmt.Errorf("step %d: %w gradients (norm %v); last good checkpoint: %q", st.GlobalStep+1, ErrNonFinite, norm, lastCkpt)
+			}
+			slog.Warn("skipping step: gradients overflowed", "step", st.GlobalStep+1, "new_scale", scaler.Scale())
+		} else {
+			ClipGrads(params, norm, cfg.MaxGradNorm)
+			opt.Step(sched.Factor(st.OptimizerSteps))
+			st.OptimizerSteps++
+		}
+		st.GlobalStep++
+		lossSum += stepLoss
+		lossN++
+		samplesSinceLog += total
+		res.Samples += total
+		runningLoss += stepLoss
+		runningN++
+		if bar != nil {
+			bar.Describe(fmt.Sprintf("epoch %d  loss %.4f (mean %.4f)  lr %.2e  %.1f samples/s",
+				st.Epoch+1, stepLoss, runningLoss/float64(runningN), cfg.LR*sched.Factor(max(0, st.OptimizerSteps-1)),
+				float64(res.Samples)/time.Since(loopStart).Seconds()))
+			bar.Set(st.GlobalStep)
+		}
+		epochF := float64(st.Epoch) + float64(st.BatchInEpoch)/float64(len(batches))
+		if st.GlobalStep%cfg.LogSteps == 0 || st.GlobalStep == totalSteps {
+			l, lr, n := lossSum/float64(lossN), cfg.LR*sched.Factor(max(0, st.OptimizerSteps-1)), norm
+			dt := time.Since(tLog).Seconds()
+			appendLog(LogEntry{Step: st.GlobalStep, Epoch: epochF, Loss: &l, LR: &lr, Norm: &n,
+				Samples: float64(samplesSinceLog) / dt, Tokens: float64(tokensSinceLog) / dt})
+			lossSum, lossN, samplesSinceLog, tokensSinceLog, tLog = 0, 0, 0, 0, time.Now()
+		}
+		evalNow := (cfg.EvalSteps > 0 && st.GlobalStep%cfg.EvalSteps == 0) ||
+			(cfg.EvalSteps == 0 && st.GlobalStep%stepsPerEpoch == 0) || st.GlobalStep == totalSteps
+		stop := false
+		if evalNow && validData != nil {
+			m, err := evaluate()
+			if err != nil {
+				return nil, err
+			}
+			appendLog(LogEntry{Step: st.GlobalStep, Epoch: epochF, Eval: m})
+			res.Metrics = m
+			v, ok := m[metricBest]
+			if !ok {
+				return nil, fmt.Errorf("--metric-for-best %q: not among the evaluation metrics %v", metricBest, keys(m))
+			}
+			better := st.BestMetric == nil || (lowerIsBetter(metricBest) && v < *st.BestMetric) || (!lowerIsBetter(metricBest) && v > *st.BestMetric)
+			if better {
+				st.BestMetric, st.BadEvals = &v, 0
+				st.BestCheckpoint = filepath.Join(cfg.OutputDir, checkpointName(st.GlobalStep))
+			} else {
+				st.BadEvals++
+				stop = cfg.Patience > 0 && st.BadEvals >= cfg.Patience
+			}
+			if better || (cfg.SaveSteps == 0) {
+				if err := save(); err != nil {
+					return nil, err
+				}
+			}
+		}
+		if cfg.SaveSteps > 0 && st.GlobalStep%cfg.SaveSteps == 0 && lastCkpt != filepath.Join(cfg.OutputDir, checkpointName(st.GlobalStep)) {
+			if err := save(); err != nil {
+				return nil, err
+			}
+		}
+		if stop {
+			slog.Info("early stopping", "step", st.GlobalStep, "best", *st.BestMetric)
+			break
+		}
+	}
+	if bar != nil {
+		bar.Finish()
+		fmt.Fprintln(os.Stderr)
+	}
+	if lastCkpt != filepath.Join(cfg.OutputDir, checkpointName(st.GlobalStep)) {
+		if err := save(); err != nil {
+			return nil, err
+		}
+	}
+	res.Checkpoint = lastCkpt
+	res.State = st
+	res.Elapsed = time.Since(loopStart)
+	res.Total = time.Since(start)
+	if err := finish(cfg, model, enc, tokPath, st, res, stepsAtStart); err != nil {
+		return nil, err
+	}
+	if cfg.oof && validData != nil { // finish left the best weights in the model
+		if res.OOF, err = Predict(model, validData, cfg.BatchSize*2, enc.PadID(), st.Task, dev); err != nil {
+			return nil, fmt.Errorf("out-of-fold predictions: %w", err)
+		}
+	}
+	return res, nil
+}
+
+func keys(m map[string]float64) []string {
+	var k []string
+	for s := range m {
+		k = append(k, s)
+	}
+	return k
+}
+
+func lowerIsBetter(metric string) bool { return metric == "loss" || metric == "mse" }
+
+func defaultMetric(task string) string {
+	if task == Regression {
+		return "mse"
+	}
+	return "accuracy"
+}
+
+// buildModel loads a checkpoint (fresh head for new labels) or creates a
+// model from a bare config.json.
+func buildModel(cfg Config, ds *Dataset, dev gotch.Device) (*mtorch.Model, string, error) {
+	fi, err := os.Stat(cfg.Model)
+	if err != nil {
+		return nil, "", fmt.Errorf("--model: %w", err)
+	}
+	setDropout := func(c *models.Config) {
+		if cfg.Dropout >= 0 {
+			d := cfg.Dropout
+			c.HiddenDropoutProb, c.AttentionProbsDropoutProb, c.ClassifierDropout = d, d, &d
+		}
+	}
+	if !fi.IsDir() { // a config.json: train from scratch
+		c, err := models.LoadConfig(cfg.Model)
+		if err != nil {
+			return nil, "", err
+		}
+		setLabels(c, ds)
+		if cfg.Pooling != "" {
+			c.Pooling = cfg.Pooling
+		}
+		setDropout(c)
+		m, err := mtorch.NewSeeded(c, dev, cfg.Seed+1)
+		return m, filepath.Dir(cfg.Model), err
+	}
+	labels := ds.Labels
+	if ds.Task == Regression {
+		labels = []string{"LABEL_0"}
+	}
+	m, rep, err := mtorch.Load(cfg.Model, mtorch.LoadOptions{Device: dev, Labels: labels, Pooling: cfg.Pooling,
+		ProblemType: ds.Task, Seed: cfg.Seed + 1})
+	if err != nil {
+		return nil, "", err
+	}
+	if cfg.Dropout >= 0 {
+		setDropout(m.Config)
+	}
+	slog.Info("model loaded", "dir", cfg.Model, "fresh_head", rep.FreshHead, "missing", len(rep.Missing), "dropped", len(rep.Dropped))
+	return m, cfg.Model, nil
+}
+
+func setLabels(c *models.Config, ds *Dataset) {
+	if ds.Task == Regression {
+		c.SetNumLabels(1)
+	} else {
+		c.SetLabels(ds.Labels)
+	}
+	c.ProblemType = ds.Task
+}
+
+// restoreWeights copies a checkpoint's weights into the live model, so the
+// optimiser keeps pointing at the same tensors.
+func restoreWeights(m *mtorch.Model, dir string) error {
+	sd, err := models.LoadStateDict(dir)
+	if err != nil {
+		return fmt.Errorf("resume: %w", err)
+	}
+	var ferr error
+	ts.NoGrad(func() {
+		for _, np := range m.NamedParameters() {
+			t, ok := sd[np.Name]
+			if !ok {
+				ferr = fmt.Errorf("resume %s: checkpoint has no %s", dir, np.Name)
+				return
+			}
+			src, err := tensorOf(t, m.Device())
+			if err != nil {
+				ferr = fmt.Errorf("resume %s: %s: %w", dir, np.Name, err)
+				return
+			}
+			w := np.Tensor.MustDetach(false)
+			w.Copy_(src)
+			w.MustDrop()
+			src.MustDrop()
+		}
+	})
+	return ferr
+}
+
+func saveCheckpoint(outDir string, model *mtorch.Model, opt *AdamW, sched Schedule, scaler *LossScaler, st *State) (string, error) {
+	st.Groups, st.Schedule, st.Scaler = opt.Groups, sched, *scaler
+	return saveCheckpointDir(outDir, st.GlobalStep, func(tmp string) error {
+		if err := model.Save(tmp); err != nil {
+			return fmt.Errorf("checkpoint model: %w", err)
+		}
+		osd, err := opt.State()
+		if err != nil {
+			return err
+		}
+		if err := models.WriteSafetensors(filepath.Join(tmp, "optimizer.safetensors"), osd, map[string]string{"format": "kiln-adamw"}); err != nil {
+			return fmt.Errorf("checkpoint optimiser: %w", err)
+		}
+		return writeJSONAtomic(filepath.Join(tmp, "trainer_state.json"), st)
+	})
+}
+
+// oomHint adds what would help to an allocation failure: libtorch reports
+// "out of memory" on CUDA and "can't allocate memory" on CPU.
+func oomHint(err error, cfg Config) error {
+	msg := err.Error()
+	if !strings.Contains(msg, "out of memory") && !strings.Contains(msg, "can't allocate") {
+		return err
+	}
+	half := max(1, cfg.BatchSize/2)
+	return fmt.Errorf("%w\nout of memory at --batch-size %d --max-length %d: try --batch-size %d --grad-accum %d (the same effective batch), --gradient-checkpointing, or a smaller --max-length",
+		err, cfg.BatchSize, cfg.MaxLength, half, cfg.GradAccum*cfg.BatchSize/half)
+}
+
+// lossFor is HF's loss per problem_type: cross-entropy, BCE-with-logits or MSE.
+func lossFor(logits, labels *ts.Tensor, task string) *ts.Tensor {
+	switch task {
+	case MultiLabel:
+		return logits.MustBinaryCrossEntropyWithLogits(labels, ts.NewTensor(), ts.NewTensor(), 1, false)
+	case Regression:
+		return logits.MustSqueeze(false).MustMseLoss(labels.MustSqueeze(false), 1, true)
+	default:
+		return logits.MustCrossEntropyLoss(labels, ts.NewTensor(), 1, -100, 0, false)
+	}
+}
+
+func writeLog(path string, hist []LogEntry) error {
+	var sb strings.Builder
+	for _, e := range hist {
+		b, err := json.Marshal(e)
+		if err != nil {
+			return err
+		}
+		sb.Write(b)
+		sb.WriteByte('\n')
+	}
+	return writeFileAtomic(path, []byte(sb.String()))
+}
+
+// finish writes the final model (best checkpoint's weights when there was
+// evaluation), tokenizer, trainer_state.json, metrics.json and the curve.
+func finish(cfg Config, model *mtorch.Model, enc TextEncoder, tokPath string, st *State, res *Result, stepsAtStart int) error {
+	if st.BestCheckpoint != "" {
+		if err := restoreWeights(model, st.BestCheckpoint); err != nil {
+			return err
+		}
+	}
+	if err := model.Save(cfg.OutputDir); err != nil {
+		return fmt.Errorf("final model: %w", err)
+	}
+	if err := writeTokenizerFiles(cfg.OutputDir, tokPath, enc, model.Config.MaxPositionEmbeddings); err != nil {
+		return err
+	}
+	if err := writeJSONAtomic(filepath.Join(cfg.OutputDir, "trainer_state.json"), st); err != nil {
+		return err
+	}
+	metrics := map[string]any{
+		"global_step": st.GlobalStep, "train_samples": res.Samples,
+		"train_runtime_s":       res.Elapsed.Seconds(),
+		"total_runtime_s":       res.Total.Seconds(),
+		"train_samples_per_sec": float64(res.Samples) / res.Elapsed.Seconds(),
+		"train_tokens_per_sec":  float64(res.Tokens) / res.Elapsed.Seconds(),
+		"best_metric":           st.BestMetric, "best_checkpoint": st.BestCheckpoint,
+	}
+	for k, v := range res.Metrics {
+		metrics["eval_"+k] = v
+	}
+	if err := writeJSONAtomic(filepath.Join(cfg.OutputDir, "metrics.json"), metrics); err != nil {
+		return err
+	}
+	return writeCurve(filepath.Join(cfg.OutputDir, "training_curve.html"), st.LogHistory)
+}
+
+// writeTokenizerFiles puts tokenizer.json and tokenizer_config.json (plus
+// special_tokens_map.json and vocab.txt when the source has them) next to
+// the model, so transformers' AutoTokenizer, kiln export and kiln serve can
+// load the directory.
+func writeTokenizerFiles(outDir, tokPath string, enc TextEncoder, maxPos int) error {
+	srcDir := filepath.Dir(tokPath)
+	if filepath.Base(tokPath) == "vocab.txt" {
+		h, ok := enc.(*HFTokenizer)
+		if !ok {
+			return fmt.Errorf("tokenizer %s: cannot write tokenizer.json", tokPath)
+		}
+		b, err := h.tok.ToJSON()
+		if err != nil {
+			return fmt.Errorf("tokenizer.json from %s: %w", tokPath, err)
+		}
+		if err := writeFileAtomic(filepath.Join(outDir, "tokenizer.json"), b); err != nil {
+			return err
+		}
+	} else if err := copyFileAtomic(tokPath, filepath.Join(outDir, "tokenizer.json")); err != nil {
+		return err
+	}
+	for _, name := range []string{"special_tokens_map.json", "vocab.txt"} {
+		src := filepath.Join(srcDir, name)
+		if _, err := os.Stat(src); err == nil && filepath.Clean(srcDir) != filepath.Clean(outDir) {
+			if err := copyFileAtomic(src, filepath.Join(outDir, name)); err != nil {
+				return err
+			}
+		}
+	}
+	tc := filepath.Join(srcDir, "tokenizer_config.json")
+	if _, err := os.Stat(tc); err == nil {
+		if filepath.Clean(srcDir) == filepath.Clean(outDir) {
+			return nil
+		}
+		return copyFileAtomic(tc, filepath.Join(outDir, "tokenizer_config.json"))
+	}
+	// The fast tokenizer in tokenizer.json carries the whole pipeline; the
+	// config only names the class and the length limit.
+	return writeJSONAtomic(filepath.Join(outDir, "tokenizer_config.json"), map[string]any{
+		"tokenizer_class": "PreTrainedTokenizerFast", "model_max_length": maxPos,
+	})
+}
+
+func copyFileAtomic(src, dst string) error {
+	if filepath.Clean(src) == filepath.Clean(dst) {
+		return nil
+	}
+	b, err := os.ReadFile(src)
+	if err != nil {
+		return fmt.Errorf("copy %s: %w", src, err)
+	}
+	return writeFileAtomic(dst, b)
+}
+
+func writeCurve(path string, hist []LogEntry) error {
+	loss := Series{Name: "train loss", Color: "#1f77b4"}
+	lr := Series{Name: "learning rate", Color: "#2ca02c"}
+	evals := map[string]*Series{}
+	var names []string
+	for _, e := range hist {
+		if e.Loss != nil {
+			loss.Points = append(loss.Points, Point{e.Step, *e.Loss})
+		}
+		if e.LR != nil {
+			lr.Points = append(lr.Points, Point{e.Step, *e.LR})
+		}
+		for k, v := range e.Eval {
+			s, ok := evals[k]
+			if !ok {
+				s = &Series{Name: "eval " + k}
+				evals[k] = s
+				names = append(names, k)
+			}
+			s.Points = append(s.Points, Point{e.Step, v})
+		}
+	}
+	charts := []Chart{{Title: "Training loss", YLabel: "loss", Series: []Series{loss}}, {Title: "Learning rate", YLabel: "lr", Series: []Series{lr}}}
+	if len(names) > 0 {
+		ev := Chart{Title: "Evaluation", YLabel: "metric"}
+		for _, n := range names {
+			ev.Series = append(ev.Series, *evals[n])
+		}
+		charts = append(charts, ev)
+	}
+	page, err := RenderCurvesHTML("kiln training curve", charts, nil)
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(path, page)
+}

@@ -1,0 +1,299 @@
+package train
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/kiln-ml/kiln/models"
+)
+
+// smallSST2 writes the first n rows of the SST-2 training slice.
+func smallSST2(t *testing.T, n int) string {
+	t.Helper()
+	b, err := os.ReadFile("../testdata/data/sst2/train.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.SplitAfter(string(b), "\n")
+	p := filepath.Join(t.TempDir(), "train.csv")
+	if err := os.WriteFile(p, []byte(strings.Join(lines[:n+1], "")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func tinyConfig(t *testing.T, train, out string) Config {
+	return Config{
+		TrainFile: train, Model: "testdata/tiny-bert.json",
+		Tokenizer: "../testdata/tokenizers/bert-base-uncased/tokenizer.json",
+		OutputDir: out, BatchSize: 8, MaxLength: 32, LR: 1e-3, Seed: 7,
+		Schedule: "linear", WarmupSteps: 2, LogSteps: 1, Dropout: -1, WeightDecay: 0.01,
+	}
+}
+
+func finalParams(t *testing.T, dir string) models.StateDict {
+	t.Helper()
+	sd, err := models.LoadStateDict(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sd
+}
+
+func maxAbsDiff(t *testing.T, a, b models.StateDict) float64 {
+	t.Helper()
+	var d float64
+	for k, ta := range a {
+		tb, ok := b[k]
+		if !ok {
+			t.Fatalf("missing %s", k)
+		}
+		va, _ := ta.Float32s()
+		vb, _ := tb.Float32s()
+		for i := range va {
+			d = math.Max(d, math.Abs(float64(va[i]-vb[i])))
+		}
+	}
+	return d
+}
+
+func TestTrainLossFallsAndWritesArtefacts(t *testing.T) {
+	train := smallSST2(t, 1200)
+	out := t.TempDir()
+	cfg := tinyConfig(t, train, out)
+	cfg.ValidFile = "../testdata/data/sst2/dev.csv"
+	cfg.Epochs = 2
+	cfg.BatchSize = 16
+	cfg.LR = 3e-3
+	cfg.GroupByLength = true
+	cfg.SaveTotalLimit = 1
+	res, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var first, last float64
+	var n int
+	for _, e := range res.State.LogHistory {
+		if e.Loss == nil {
+			continue
+		}
+		if n < 5 {
+			first += *e.Loss / 5
+		}
+		n++
+	}
+	var tail []float64
+	for _, e := range res.State.LogHistory {
+		if e.Loss != nil {
+			tail = append(tail, *e.Loss)
+		}
+	}
+	for _, v := range tail[len(tail)-5:] {
+		last += v / 5
+	}
+	if !(last < first-0.02) {
+		t.Errorf("loss did not fall: first 5 steps %.4f, last 5 %.4f", first, last)
+	}
+	for _, f := range []string{"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "trainer_state.json", "metrics.json", "log.jsonl", "training_curve.html"} {
+		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+			t.Errorf("artefact %s: %v", f, err)
+		}
+	}
+	var m map[string]any
+	b, _ := os.ReadFile(filepath.Join(out, "metrics.json"))
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"eval_accuracy", "eval_macro_f1", "eval_roc_auc", "eval_loss"} {
+		if _, ok := m[k]; !ok {
+			t.Errorf("metrics.json lacks %s: %v", k, m)
+		}
+	}
+	cks, _ := ListCheckpoints(out)
+	if len(cks) > 2 { // keep-last 1 plus the best
+		t.Errorf("kept %d checkpoints with limit 1: %v", len(cks), cks)
+	}
+}
+
+// Accumulating 4 micro-batches of 4 must equal one batch of 16 (dropout
+// off). Tolerance 2e-5 absolute on weights after 3 steps: float32 sums in
+// a different order.
+func TestAccumulationEqualsLargeBatch(t *testing.T) {
+	train := smallSST2(t, 48)
+	run := func(bs, acc int) models.StateDict {
+		cfg := tinyConfig(t, train, t.TempDir())
+		cfg.BatchSize, cfg.GradAccum, cfg.MaxSteps, cfg.Dropout = bs, acc, 3, 0
+		cfg.MaxGradNorm = -1 // clipping is non-linear in the norm, keep it out
+		if _, err := Run(context.Background(), cfg); err != nil {
+			t.Fatal(err)
+		}
+		return finalParams(t, cfg.OutputDir)
+	}
+	big, acc := run(16, 1), run(4, 4)
+	if d := maxAbsDiff(t, big, acc); d > 2e-5 {
+		t.Errorf("accumulated vs large batch: max |Δw| = %g > 2e-5", d)
+	}
+}
+
+// N steps, then resume to 2N, must equal 2N straight, dropout on (the RNG
+// is part of the checkpoint). Tolerance: exact up to 1e-6.
+func TestResumeEqualsStraightRun(t *testing.T) {
+	train := smallSST2(t, 80)
+	straight := tinyConfig(t, train, t.TempDir())
+	straight.MaxSteps = 6
+	straight.SaveSteps = 3
+	if _, err := Run(context.Background(), straight); err != nil {
+		t.Fatal(err)
+	}
+	part := tinyConfig(t, train, t.TempDir())
+	part.MaxSteps = 6
+	part.SaveSteps = 3
+	// Simulate a kill after step 3: run a separate 3-step job with the same
+	// schedule length, then resume from its checkpoint.
+	first := part
+	first.OutputDir = t.TempDir()
+	ck := filepath.Join(straight.OutputDir, "checkpoint-3")
+	part.Resume = ck
+	if _, err := Run(context.Background(), part); err != nil {
+		t.Fatal(err)
+	}
+	if d := maxAbsDiff(t, finalParams(t, straight.OutputDir), finalParams(t, part.OutputDir)); d > 1e-6 {
+		t.Errorf("resumed vs straight: max |Δw| = %g > 1e-6", d)
+	}
+}
+
+func TestPrecisionRefusedOnCPU(t *testing.T) {
+	for _, p := range []string{"fp16", "bf16"} {
+		cfg := tinyConfig(t, smallSST2(t, 16), t.TempDir())
+		cfg.Precision = p
+		_, err := Run(context.Background(), cfg)
+		if err == nil || !strings.Contains(err.Error(), "needs a CUDA device") {
+			t.Errorf("precision %s on CPU: err = %v, want a clear refusal", p, err)
+		}
+	}
+}
+
+// A regression target of 1e30 overflows the float32 MSE. Two good steps
+// write checkpoints 1 and 2; resuming on the poisoned file must stop at
+// step 3 with ErrNonFinite naming checkpoint-2, write no further
+// checkpoint, and leave the earlier ones intact and finite.
+func TestNaNLossStops(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, target string) string {
+		var sb strings.Builder
+		sb.WriteString("text,label\n")
+		for i := 0; i < 32; i++ {
+			sb.WriteString("a fine movie," + target + "\n")
+		}
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(sb.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	good, bad := write("good.csv", "0.5"), write("bad.csv", "1e30")
+	cfg := tinyConfig(t, good, filepath.Join(dir, "out"))
+	cfg.BatchSize, cfg.MaxSteps, cfg.SaveSteps, cfg.SaveTotalLimit = 16, 2, 1, 0
+	cfg.Read.Task = Regression
+	if _, err := Run(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	cfg.TrainFile, cfg.MaxSteps, cfg.Resume = bad, 4, "auto"
+	_, err := Run(context.Background(), cfg)
+	if !errors.Is(err, ErrNonFinite) {
+		t.Fatalf("err = %v, want ErrNonFinite", err)
+	}
+	if !strings.Contains(err.Error(), "checkpoint-2") {
+		t.Errorf("error does not name the last good checkpoint: %v", err)
+	}
+	cks, _ := ListCheckpoints(cfg.OutputDir)
+	if len(cks) != 2 || filepath.Base(cks[1]) != "checkpoint-2" {
+		t.Fatalf("checkpoints after the NaN stop: %v, want checkpoint-1 and checkpoint-2", cks)
+	}
+	for _, c := range cks {
+		sd := finalParams(t, c)
+		for k, v := range sd {
+			f, _ := v.Float32s()
+			for _, x := range f {
+				if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+					t.Fatalf("checkpoint %s has non-finite %s", c, k)
+				}
+			}
+		}
+	}
+}
+
+// K-fold: every row gets exactly one out-of-fold prediction from the fold
+// that held it out, the folds are stratified, and the files are written.
+func TestKFoldWritesOutOfFoldPredictions(t *testing.T) {
+	train := smallSST2(t, 60)
+	cfg := tinyConfig(t, train, t.TempDir())
+	cfg.Folds, cfg.MaxSteps, cfg.BatchSize = 3, 2, 16
+	res, err := RunKFold(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Folds) != 3 {
+		t.Fatalf("%d fold results, want 3", len(res.Folds))
+	}
+	b, err := os.ReadFile(filepath.Join(cfg.OutputDir, "oof.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if len(lines) != 60 {
+		t.Fatalf("oof.jsonl has %d rows, want 60", len(lines))
+	}
+	perFold := map[int]int{}
+	for i, l := range lines {
+		var r OOFRow
+		if err := json.Unmarshal([]byte(l), &r); err != nil {
+			t.Fatal(err)
+		}
+		if r.Line != i+2 { // header is line 1
+			t.Errorf("row %d: line %d", i, r.Line)
+		}
+		if len(r.Scores) != 2 || math.Abs(r.Scores[0]+r.Scores[1]-1) > 1e-5 {
+			t.Errorf("row %d: scores %v", i, r.Scores)
+		}
+		perFold[r.Fold]++
+	}
+	for f := 0; f < 3; f++ {
+		if perFold[f] != 20 {
+			t.Errorf("fold %d holds %d rows, want 20", f, perFold[f])
+		}
+		if _, err := os.Stat(filepath.Join(cfg.OutputDir, "fold-"+string(rune('0'+f)), "model.safetensors")); err != nil {
+			t.Errorf("fold %d model: %v", f, err)
+		}
+	}
+	if _, ok := res.OOF["accuracy"]; !ok {
+		t.Errorf("pooled OOF metrics lack accuracy: %v", res.OOF)
+	}
+	if _, err := os.Stat(filepath.Join(cfg.OutputDir, "cv_metrics.json")); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestOOMHint(t *testing.T) {
+	cfg := Config{BatchSize: 32, GradAccum: 1, MaxLength: 256}
+	for _, tc := range []struct {
+		msg  string
+		hint bool
+	}{
+		{"CUDA out of memory. Tried to allocate 2.00 GiB", true},
+		{"[enforce fail at alloc_cpu.cpp:75] DefaultCPUAllocator: can't allocate memory: you tried to allocate 1 bytes", true},
+		{"shape mismatch", false},
+	} {
+		err := oomHint(errors.New(tc.msg), cfg)
+		got := strings.Contains(err.Error(), "--batch-size 16 --grad-accum 2")
+		if got != tc.hint {
+			t.Errorf("%q: hint = %v, want %v (%v)", tc.msg, got, tc.hint, err)
+		}
+	}
+}
