@@ -83,6 +83,10 @@ func TestExportMatchesTransformers(t *testing.T) {
 					if v.optimize != (fused > 0) {
 						t.Fatalf("optimize=%v but fused op counts %v", v.optimize, rep.OpCounts)
 					}
+					// EmbedLayerNormalization has a float32 CPU kernel only.
+					if want := v.optimize && v.dtype == "fp32"; want != (rep.OpCounts["EmbedLayerNormalization"] == 1) {
+						t.Fatalf("optimize=%v dtype=%s: op counts %v", v.optimize, v.dtype, rep.OpCounts)
+					}
 					if len(rep.Unused) > 0 {
 						t.Fatalf("unused checkpoint tensors: %v", rep.Unused)
 					}
@@ -280,5 +284,35 @@ func TestExternalData(t *testing.T) {
 	b := runORT(t, filepath.Join(ext, ModelFile), cfgB, ort.Options{})
 	if d := maxAbsDiff(a[OutputLogits].Data, b[OutputLogits].Data); d != 0 {
 		t.Fatalf("external-data logits differ by %g", d)
+	}
+}
+
+// TestOpsets exports one checkpoint at every supported opset (14–16 spell
+// LayerNorm out, 18 takes reduction axes as inputs) and checks ONNX Runtime
+// gives the opset-17 logits and pooled output on a padded batch.
+func TestOpsets(t *testing.T) {
+	initORT(t)
+	src := makeTiny(t, "bert", "mean", "gelu")
+	b := Batch{Batch: 2, Seq: 6, InputIDs: []int64{101, 2000, 3000, 4000, 5000, 102, 101, 7000, 102, 0, 0, 0},
+		AttentionMask: []int64{1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0}, TokenTypeIDs: make([]int64, 12)}
+	outputs := []string{OutputLogits, OutputPooled}
+	run := func(opset int) map[string]ort.Float32Tensor {
+		out := filepath.Join(t.TempDir(), "m")
+		if _, err := Export(context.Background(), src, out, Options{Opset: opset, Outputs: outputs}); err != nil {
+			t.Fatalf("opset %d: %v", opset, err)
+		}
+		if got := readModel(t, filepath.Join(out, ModelFile)).GetOpsetImport()[0].GetVersion(); got != int64(opset) {
+			t.Fatalf("opset %d: model imports opset %d", opset, got)
+		}
+		return runORT(t, filepath.Join(out, ModelFile), b, ort.Options{})
+	}
+	want := run(DefaultOpset)
+	for _, opset := range []int{MinOpset, 15, 16, MaxOpset} {
+		got := run(opset)
+		for _, o := range outputs {
+			if d := maxAbsDiff(got[o].Data, want[o].Data); d > 1e-5 {
+				t.Fatalf("opset %d: %s differs from opset %d by %.3g", opset, o, DefaultOpset, d)
+			}
+		}
 	}
 }

@@ -69,7 +69,7 @@ type sample struct {
 	status                int
 	err                   errKindIndex
 	warmup                bool
-	closed                bool // closed loop: service time is the latency and lag is zero, so neither is recorded
+	closed                bool  // closed loop: service time is the latency and lag is zero, so neither is recorded
 	partsSet              uint8 // bit i set: parts[i] came from a header
 	parts                 [numParts]float64
 }

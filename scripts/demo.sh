@@ -67,7 +67,8 @@ predict() {
 	echo
 }
 predict '{"inputs": "a gorgeous, witty and moving film"}'
-predict '{"inputs": ["the plot is a mess and the acting is worse", "I would happily watch it again"]}'
+# A list of lists is a batch (a bare two-string list would be one text pair, as in TEI).
+predict '{"inputs": [["the plot is a mess and the acting is worse"], ["I would happily watch it again"]]}'
 
 step "4/4 kiln loadtest: open loop, $RATE requests/s for $DURATION, texts from the dev split"
 "$KILN" loadtest \

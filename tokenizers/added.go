@@ -162,7 +162,7 @@ func (m *matcher) find(s string, from int) (start, end, id int, ok bool) {
 
 // isWordRune approximates the regex class \w (Unicode word characters).
 func isWordRune(r rune) bool {
-	return r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.Is(unicode.Nd, r) ||
+	return r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r) ||
 		unicode.IsMark(r) || unicode.Is(unicode.Pc, r) || r == 0x200c || r == 0x200d
 }
 

@@ -137,7 +137,20 @@ func (e *Encoding) mergeWith(pair *Encoding, growingOffsets bool) {
 }
 
 func mergeEncodings(encs []*Encoding, growingOffsets bool) *Encoding {
-	out := &Encoding{}
+	// Size the result once: this runs for every encoded text.
+	n := 0
+	for _, e := range encs {
+		n += len(e.IDs)
+	}
+	out := &Encoding{
+		IDs:               make([]int, 0, n),
+		TypeIDs:           make([]int, 0, n),
+		AttentionMask:     make([]int, 0, n),
+		SpecialTokensMask: make([]int, 0, n),
+		Tokens:            make([]string, 0, n),
+		Offsets:           make([][2]int, 0, n),
+		WordIDs:           make([]int, 0, n),
+	}
 	for _, e := range encs {
 		out.mergeWith(e, growingOffsets)
 	}

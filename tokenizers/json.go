@@ -783,10 +783,14 @@ func (t *Tokenizer) ToJSON() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	aj, err := json.Marshal(added)
-	if err != nil {
+	// Keep "<s>" readable: HF writes added tokens without HTML escaping.
+	var ab bytes.Buffer
+	enc := json.NewEncoder(&ab)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(added); err != nil {
 		return nil, err
 	}
+	aj := bytes.TrimSpace(ab.Bytes())
 	var buf bytes.Buffer
 	buf.WriteString(`{"version":"1.0","truncation":`)
 	buf.Write(tj)

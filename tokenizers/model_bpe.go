@@ -113,8 +113,7 @@ func parseBPE(path string, raw json.RawMessage) (model, error) {
 	}
 	m := &bpe{vocab: v, unkToken: b.UnkToken, fuseUnk: b.FuseUnk, byteFallback: b.ByteFallback,
 		ignoreMerges: b.IgnoreMerges, cache: newBPECache(), merges: make(map[bpePair]bpeMerge, len(b.Merges))}
-	// HF treats "" like absent for prefix/suffix only when null; keep
-	// non-null empty strings as given (they are no-ops).
+	// An empty prefix/suffix behaves like none.
 	if b.ContinuingSubwordPrefix != nil && *b.ContinuingSubwordPrefix != "" {
 		m.prefix = b.ContinuingSubwordPrefix
 	}
@@ -170,13 +169,8 @@ func parseBPE(path string, raw json.RawMessage) (model, error) {
 		if !ok {
 			return nil, fmt.Errorf("%s.merges[%d]: merged token %q is not in the vocabulary", path, i, nt)
 		}
-		p := bpePair{int32(aID), int32(bID)}
-		if _, dup := m.merges[p]; !dup {
-			m.merges[p] = bpeMerge{rank: int32(i), newID: int32(nID)}
-		} else {
-			// HF's map keeps the last occurrence.
-			m.merges[p] = bpeMerge{rank: int32(i), newID: int32(nID)}
-		}
+		// A repeated pair keeps its last rank, as HF's map does.
+		m.merges[bpePair{int32(aID), int32(bID)}] = bpeMerge{rank: int32(i), newID: int32(nID)}
 	}
 	return m, nil
 }

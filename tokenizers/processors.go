@@ -91,6 +91,7 @@ func (t *templateProcessing) processEncodings(encs []*Encoding, addSpecial bool)
 		tmpl = t.pair
 	}
 	var out []*Encoding
+	var used [2]bool
 	for _, p := range tmpl {
 		if p.seq != "" {
 			i := 0
@@ -100,7 +101,13 @@ func (t *templateProcessing) processEncodings(encs []*Encoding, addSpecial bool)
 			if i >= len(encs) {
 				return nil, fmt.Errorf("TemplateProcessing: template uses $%s but only %d sequence(s) given", p.seq, len(encs))
 			}
-			e := encs[i].clone()
+			// The encodings are ours to change; copy only when a template
+			// uses the same sequence twice.
+			e := encs[i]
+			if used[i] {
+				e = e.clone()
+			}
+			used[i] = true
 			e.setTypeIDs(p.typeID)
 			out = append(out, e)
 			continue
@@ -126,21 +133,31 @@ func (b *bertProcessing) addedTokens(isPair bool) int {
 	return 2
 }
 
-// wrap surrounds e (and each of its overflowing pieces) with special
-// tokens; typeFirst/typeLast are their type ids, and keepTypes says
-// whether the sequence keeps its own type ids (else they become seqType).
-func wrap(e *Encoding, first *[2]any, last [2]any, firstType, lastType int, seqType int, keepTypes bool) *Encoding {
+// specialTok is one special token of Bert/RobertaProcessing.
+type specialTok struct {
+	token  string
+	id     int
+	typeID int
+}
+
+// wrap surrounds e (and each of its overflowing pieces separately) with
+// special tokens, as Bert/RobertaProcessing do. When seqType >= 0 the
+// sequence's type ids are overwritten with it.
+func wrap(e *Encoding, first *specialTok, last specialTok, seqType int) *Encoding {
 	one := func(x *Encoding) *Encoding {
 		var parts []*Encoding
 		if first != nil {
-			parts = append(parts, specialEncoding([]int{first[1].(int)}, []string{first[0].(string)}, firstType))
+			parts = append(parts, specialEncoding([]int{first.id}, []string{first.token}, first.typeID))
 		}
-		c := x.clone()
+		c := *x
 		c.Overflowing = nil
-		if !keepTypes {
-			c.setTypeIDs(seqType)
+		if seqType >= 0 {
+			c.TypeIDs = make([]int, len(x.TypeIDs))
+			for i := range c.TypeIDs {
+				c.TypeIDs[i] = seqType
+			}
 		}
-		parts = append(parts, c, specialEncoding([]int{last[1].(int)}, []string{last[0].(string)}, lastType))
+		parts = append(parts, &c, specialEncoding([]int{last.id}, []string{last.token}, last.typeID))
 		return mergeEncodings(parts, false)
 	}
 	res := one(e)
@@ -154,11 +171,10 @@ func (b *bertProcessing) processEncodings(encs []*Encoding, addSpecial bool) ([]
 	if !addSpecial {
 		return encs, nil
 	}
-	cls := [2]any{b.cls, b.clsID}
-	sep := [2]any{b.sep, b.sepID}
-	out := []*Encoding{wrap(encs[0], &cls, sep, 0, 0, 0, true)}
+	cls := specialTok{b.cls, b.clsID, 0}
+	out := []*Encoding{wrap(encs[0], &cls, specialTok{b.sep, b.sepID, 0}, -1)}
 	if len(encs) > 1 {
-		out = append(out, wrap(encs[1], nil, sep, 1, 1, 1, true))
+		out = append(out, wrap(encs[1], nil, specialTok{b.sep, b.sepID, 1}, -1))
 	}
 	return out, nil
 }
@@ -194,11 +210,11 @@ func (r *robertaProcessing) processEncodings(encs []*Encoding, addSpecial bool) 
 	if !addSpecial {
 		return encs, nil
 	}
-	cls := [2]any{r.cls, r.clsID}
-	sep := [2]any{r.sep, r.sepID}
-	out := []*Encoding{wrap(encs[0], &cls, sep, 0, 0, 0, false)}
+	cls := specialTok{r.cls, r.clsID, 0}
+	sep := specialTok{r.sep, r.sepID, 0}
+	out := []*Encoding{wrap(encs[0], &cls, sep, 0)}
 	if len(encs) > 1 {
-		out = append(out, wrap(encs[1], &sep, sep, 0, 0, 0, false))
+		out = append(out, wrap(encs[1], &sep, sep, 0))
 	}
 	return out, nil
 }

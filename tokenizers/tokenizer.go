@@ -424,6 +424,16 @@ func (t *Tokenizer) EncodeBatch(in []Input, addSpecialTokens bool) ([]*Encoding,
 // postProcess is HF's TokenizerImpl::post_process: truncate, add special
 // tokens, pad.
 func (t *Tokenizer) postProcess(enc, pair *Encoding, addSpecial bool) (*Encoding, error) {
+	if t.trunc != nil {
+		if err := t.trunc.validate(); err != nil {
+			return nil, err
+		}
+	}
+	if t.pad != nil {
+		if err := t.pad.validate(); err != nil {
+			return nil, err
+		}
+	}
 	if tr := t.trunc; tr != nil {
 		maxLen := tr.MaxLength
 		if addSpecial && t.p.post != nil {

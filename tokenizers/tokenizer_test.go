@@ -294,3 +294,26 @@ func TestTokenLookups(t *testing.T) {
 		t.Errorf("VocabSize = %d", n)
 	}
 }
+
+func TestInvalidSettings(t *testing.T) {
+	tk := loadReal(t, "bert-base-uncased")
+	cases := []struct {
+		name string
+		tk   *Tokenizer
+		want string
+	}{
+		{"strategy", tk.WithTruncation(&Truncation{MaxLength: 5, Strategy: "middle"}), "truncation.strategy"},
+		{"direction", tk.WithPadding(&Padding{Direction: "up"}), "padding.direction"},
+		{"stride", tk.WithTruncation(&Truncation{MaxLength: 5, Stride: 3}), "stride 3 must be strictly less"},
+		{"too-small", tk.WithTruncation(&Truncation{MaxLength: 1}), "smaller than the 2 special tokens"},
+		{"only-second-single", tk.WithTruncation(&Truncation{MaxLength: 4, Strategy: "only_second"}), "second sequence not provided"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := c.tk.Encode("a b c d e f g h i j", true)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("err = %v, want %q", err, c.want)
+			}
+		})
+	}
+}

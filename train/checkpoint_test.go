@@ -1,10 +1,18 @@
 package train
 
 import (
+	"context"
 	"errors"
+	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/kiln-ml/kiln/models"
 )
 
 // A checkpoint write that dies half-way (here: fill fails after writing a
@@ -74,4 +82,74 @@ func TestPruneKeepsBest(t *testing.T) {
 			t.Fatalf("kept %v, want %v", names, want)
 		}
 	}
+}
+
+// A real SIGKILL at an arbitrary moment of a run that checkpoints every
+// step (so the kill most likely lands inside a checkpoint write): every
+// checkpoint left listed must load, and --resume auto must finish the run.
+// The test binary re-runs itself as the training process.
+func TestKillMidRunLeavesLoadableCheckpoint(t *testing.T) {
+	const steps = 12
+	if out := os.Getenv("KILN_TRAIN_KILL_HELPER"); out != "" {
+		cfg := tinyConfig(t, os.Getenv("KILN_TRAIN_KILL_DATA"), out)
+		cfg.MaxSteps, cfg.SaveSteps, cfg.SaveTotalLimit = steps, 1, 2
+		Run(context.Background(), cfg) // killed long before it returns
+		return
+	}
+	data := smallSST2(t, 64)
+	out := t.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestKillMidRunLeavesLoadableCheckpoint$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "KILN_TRAIN_KILL_HELPER="+out, "KILN_TRAIN_KILL_DATA="+data)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		cks, _ := ListCheckpoints(out)
+		if len(cks) > 0 && checkpointStep(cks[len(cks)-1]) >= 3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatalf("no third checkpoint within 3 minutes: %v", cks)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// Land somewhere inside the next write or step.
+	time.Sleep(time.Duration(rand.IntN(150)) * time.Millisecond)
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait()
+	cks, err := ListCheckpoints(out)
+	if err != nil || len(cks) == 0 {
+		t.Fatalf("after the kill: %v, %v", cks, err)
+	}
+	for _, c := range cks {
+		st, osd, err := readCheckpointState(c)
+		if err != nil {
+			t.Fatalf("checkpoint %s does not load: %v", c, err)
+		}
+		if len(osd) == 0 || st.GlobalStep != checkpointStep(c) {
+			t.Errorf("checkpoint %s: step %d, %d optimiser tensors", c, st.GlobalStep, len(osd))
+		}
+		if _, err := models.LoadStateDict(c); err != nil {
+			t.Errorf("checkpoint %s weights: %v", c, err)
+		}
+	}
+	cfg := tinyConfig(t, data, out)
+	cfg.MaxSteps, cfg.SaveSteps, cfg.SaveTotalLimit, cfg.Resume = steps, 1, 2, "auto"
+	res, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("resume after kill: %v", err)
+	}
+	if res.State.GlobalStep != steps {
+		t.Errorf("resumed run ended at step %d, want %d", res.State.GlobalStep, steps)
+	}
+}
+
+func checkpointStep(dir string) int {
+	n, _ := strconv.Atoi(strings.TrimPrefix(filepath.Base(dir), "checkpoint-"))
+	return n
 }

@@ -41,13 +41,19 @@ type Config struct {
 	EvalSteps, SaveSteps, SaveTotalLimit, Patience    int
 	MetricForBest                                     string
 	GroupByLength, GradientCheckpointing              bool
-	Resume                                            string // "" | "auto" | checkpoint dir
-	LogSteps                                          int
-	Progress                                          bool
-	Pooling                                           string
+	// NoShuffle keeps the file's row order (benchmarks against a peer
+	// that reads the rows in order).
+	NoShuffle bool
+	Resume    string // "" | "auto" | checkpoint dir
+	LogSteps  int
+	Progress  bool
+	Pooling   string
 	// Dropout, when >= 0, overrides the model's dropout probabilities
 	// (tests use 0 to compare runs); < 0 keeps the config's.
 	Dropout float64
+	// PeakTFLOPS is the device's peak (dense) throughput; with it
+	// metrics.json reports model FLOPs utilisation.
+	PeakTFLOPS float64
 	// Folds > 1 trains K models by stratified k-fold (RunKFold).
 	Folds int
 	// oof asks runOn for the final model's scores on the validation rows.
@@ -123,8 +129,12 @@ func parseDevice(s string) (gotch.Device, error) {
 	return gotch.CPU, fmt.Errorf("device %q: want cpu, cuda or cuda:N", s)
 }
 
-// checkPrecision refuses mixed precision where it cannot run: gotch exposes
-// no CPU autocast, and fp16 without CUDA would silently train in fp32.
+// checkPrecision refuses mixed precision where it cannot run. fp16 runs on
+// CUDA under libtorch's CUDA autocast with dynamic loss scaling (float32
+// master weights: the parameters never leave float32). bf16 needs
+// at::autocast::set_autocast_gpu_dtype, which the bridge does not export,
+// and libtorch's C API has no CPU autocast at all: both are refused rather
+// than silently training in fp32.
 func checkPrecision(prec string, dev gotch.Device) error {
 	switch prec {
 	case "fp32":
@@ -133,7 +143,10 @@ func checkPrecision(prec string, dev gotch.Device) error {
 		if dev == gotch.CPU {
 			return fmt.Errorf("--precision %s needs a CUDA device (autocast on CPU is not available through libtorch's C API here); use --precision fp32 on CPU", prec)
 		}
-		return fmt.Errorf("--precision %s: the libtorch bridge does not export the autocast switch yet; use fp32", prec)
+		if prec == "bf16" {
+			return fmt.Errorf("--precision bf16: the libtorch bridge does not export the autocast dtype switch (set_autocast_gpu_dtype); use --precision fp16 (loss-scaled) or fp32")
+		}
+		return autocastSyms()
 	}
 	return fmt.Errorf("--precision %q: want fp32, fp16 or bf16", prec)
 }
@@ -237,7 +250,8 @@ func runOn(ctx context.Context, cfg Config, trainDS, validDS *Dataset, start tim
 	if err != nil {
 		return nil, err
 	}
-	scaler := NewLossScaler(cfg.Precision == "fp16")
+	amp := cfg.Precision == "fp16" // checkPrecision let it through: CUDA
+	scaler := NewLossScaler(amp)
 	st := &State{MaxSteps: totalSteps, Seed: cfg.Seed, Task: trainDS.Task, Labels: trainDS.Labels}
 
 	// ---- resume
@@ -324,7 +338,7 @@ func runOn(ctx context.Context, cfg Config, trainDS, validDS *Dataset, start tim
 	}
 
 	// ---- the loop: one iteration = one optimiser step over GradAccum micro-batches
-	batches := EpochBatches(trainData, cfg.BatchSize, cfg.Seed, st.Epoch, true, cfg.GroupByLength)
+	batches := EpochBatches(trainData, cfg.BatchSize, cfg.Seed, st.Epoch, !cfg.NoShuffle, cfg.GroupByLength)
 	var lossSum, runningLoss float64
 	var lossN, samplesSinceLog, tokensSinceLog, runningN int
 	tLog := time.Now()
@@ -347,7 +361,7 @@ func runOn(ctx context.Context, cfg Config, trainDS, validDS *Dataset, start tim
 			if st.BatchInEpoch >= len(batches) {
 				st.Epoch++
 				st.BatchInEpoch = 0
-				batches = EpochBatches(trainData, cfg.BatchSize, cfg.Seed, st.Epoch, true, cfg.GroupByLength)
+				batches = EpochBatches(trainData, cfg.BatchSize, cfg.Seed, st.Epoch, !cfg.NoShuffle, cfg.GroupByLength)
 			}
 			micro = append(micro, batches[st.BatchInEpoch])
 			total += len(batches[st.BatchInEpoch])
@@ -370,12 +384,22 @@ func runOn(ctx context.Context, cfg Config, trainDS, validDS *Dataset, start tim
 			if err != nil {
 				return nil, err
 			}
+			var ac cudaAutocast
+			if amp {
+				ac.enter() // forward and loss under autocast, backward outside (as PyTorch advises)
+			}
 			out, err := model.Forward(b.IDs, b.Mask, b.Types, true)
 			if err != nil {
+				if amp {
+					ac.exit()
+				}
 				b.Drop()
 				return nil, oomHint(err, cfg)
 			}
 			loss := lossFor(out.Logits, b.Labels, st.Task)
+			if amp {
+				ac.exit()
+			}
 			lv := loss.Float64Values()[0]
 			stepLoss += lv * float64(b.N) / float64(total)
 			scaled := loss.MustMulScalar(ts.FloatScalar(scaler.Scale()*float64(b.N)/float64(total)), true)
@@ -467,6 +491,9 @@ func runOn(ctx context.Context, cfg Config, trainDS, validDS *Dataset, start tim
 		bar.Finish()
 		fmt.Fprintln(os.Stderr)
 	}
+	// The loop time (throughput figures) covers steps, evaluations and the
+	// checkpoints written during training, not the final save.
+	res.Elapsed = time.Since(loopStart)
 	if lastCkpt != filepath.Join(cfg.OutputDir, checkpointName(st.GlobalStep)) {
 		if err := save(); err != nil {
 			return nil, err
@@ -474,7 +501,6 @@ func runOn(ctx context.Context, cfg Config, trainDS, validDS *Dataset, start tim
 	}
 	res.Checkpoint = lastCkpt
 	res.State = st
-	res.Elapsed = time.Since(loopStart)
 	res.Total = time.Since(start)
 	if err := finish(cfg, model, enc, tokPath, st, res, stepsAtStart); err != nil {
 		return nil, err
@@ -663,6 +689,20 @@ func finish(cfg Config, model *mtorch.Model, enc TextEncoder, tokPath string, st
 		"train_tokens_per_sec":  float64(res.Tokens) / res.Elapsed.Seconds(),
 		"best_metric":           st.BestMetric, "best_checkpoint": st.BestCheckpoint,
 	}
+	// Achieved model FLOPs (PaLM's estimate: 6 per non-embedding
+	// parameter per token, plus attention's 12·layers·hidden·seq), and
+	// model FLOPs utilisation when the device's peak is given.
+	if res.Tokens > 0 && res.Samples > 0 {
+		c := model.Config
+		seq := float64(res.Tokens) / float64(res.Samples)
+		perToken := 6*float64(denseParams(model)) + 12*float64(c.NumHiddenLayers*c.HiddenSize)*seq
+		fps := perToken * float64(res.Tokens) / res.Elapsed.Seconds()
+		metrics["model_flops_per_token"] = perToken
+		metrics["model_tflops_per_sec"] = fps / 1e12
+		if cfg.PeakTFLOPS > 0 {
+			metrics["mfu"] = fps / 1e12 / cfg.PeakTFLOPS
+		}
+	}
 	for k, v := range res.Metrics {
 		metrics["eval_"+k] = v
 	}
@@ -670,6 +710,23 @@ func finish(cfg Config, model *mtorch.Model, enc TextEncoder, tokPath string, st
 		return err
 	}
 	return writeCurve(filepath.Join(cfg.OutputDir, "training_curve.html"), st.LogHistory)
+}
+
+// denseParams counts the parameters that take part in matrix products:
+// all but the embedding tables, which are lookups.
+func denseParams(m *mtorch.Model) int64 {
+	var n int64
+	for _, np := range m.NamedParameters() {
+		if strings.Contains(np.Name, "embeddings.") && !strings.Contains(np.Name, "LayerNorm") && !strings.Contains(np.Name, "project") {
+			continue
+		}
+		size := int64(1)
+		for _, d := range np.Tensor.MustSize() {
+			size *= d
+		}
+		n += size
+	}
+	return n
 }
 
 // writeTokenizerFiles puts tokenizer.json and tokenizer_config.json (plus

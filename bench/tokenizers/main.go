@@ -18,6 +18,12 @@ import (
 	"github.com/kiln-ml/kiln/tokenizers"
 )
 
+// encodeFunc encodes one text and returns its token count.
+type encodeFunc func(s string) int
+
+// peers are other in-process encoders (see hfrust.go, -tags hfrust).
+var peers = map[string]func(path string) (encodeFunc, func(), error){}
+
 type result struct {
 	Impl      string  `json:"impl"`
 	Tokenizer string  `json:"tokenizer"`
@@ -37,21 +43,24 @@ func main() {
 	corpus := flag.String("corpus", "", "text file, one sequence per line")
 	mode := flag.String("mode", "single", "single or batch")
 	batch := flag.Int("batch", 1024, "lines per EncodeBatch call in batch mode")
+	impl := flag.String("impl", "kiln", "kiln, or hf-rust when built with -tags hfrust (single mode)")
 	flag.Parse()
-	if err := run(*tokPath, *name, *corpus, *mode, *batch); err != nil {
+	var err error
+	if *impl == "kiln" {
+		err = run(*tokPath, *name, *corpus, *mode, *batch)
+	} else {
+		err = runPeer(*impl, *tokPath, *name, *corpus)
+	}
+	if err != nil {
 		slog.Error("tokenizers-bench", "err", err)
 		os.Exit(1)
 	}
 }
 
-func run(tokPath, name, corpus, mode string, batch int) error {
-	tk, err := tokenizers.FromFile(tokPath)
-	if err != nil {
-		return err
-	}
+func readLines(corpus string) ([]string, int, error) {
 	f, err := os.Open(corpus)
 	if err != nil {
-		return err
+		return nil, 0, err
 	}
 	defer f.Close()
 	var lines []string
@@ -63,7 +72,49 @@ func run(tokPath, name, corpus, mode string, batch int) error {
 		nbytes += len(sc.Text())
 	}
 	if err := sc.Err(); err != nil {
-		return fmt.Errorf("%s: %w", corpus, err)
+		return nil, 0, fmt.Errorf("%s: %w", corpus, err)
+	}
+	return lines, nbytes, nil
+}
+
+// runPeer measures an in-process peer single-threaded (one caller; the
+// peer's own thread pool is not used by single-text calls).
+func runPeer(impl, tokPath, name, corpus string) error {
+	mk, ok := peers[impl]
+	if !ok {
+		return fmt.Errorf("--impl %q: not built in (hf-rust needs -tags hfrust)", impl)
+	}
+	enc, closeFn, err := mk(tokPath)
+	if err != nil {
+		return err
+	}
+	defer closeFn()
+	lines, nbytes, err := readLines(corpus)
+	if err != nil {
+		return err
+	}
+	for _, s := range lines[:min(len(lines), 500)] {
+		enc(s)
+	}
+	res := result{Impl: impl, Tokenizer: name, Mode: "single", Threads: 1, Lines: len(lines), Bytes: nbytes}
+	start := time.Now()
+	for _, s := range lines {
+		res.Tokens += enc(s)
+	}
+	res.Seconds = time.Since(start).Seconds()
+	res.MBps = float64(nbytes) / 1e6 / res.Seconds
+	res.TokPerS = float64(res.Tokens) / res.Seconds
+	return json.NewEncoder(os.Stdout).Encode(res)
+}
+
+func run(tokPath, name, corpus, mode string, batch int) error {
+	tk, err := tokenizers.FromFile(tokPath)
+	if err != nil {
+		return err
+	}
+	lines, nbytes, err := readLines(corpus)
+	if err != nil {
+		return err
 	}
 	res := result{Impl: "kiln", Tokenizer: name, Mode: mode, Lines: len(lines), Bytes: nbytes}
 	// Warm up (BPE/Unigram caches, page faults) on a slice, as the peer does.

@@ -7,7 +7,10 @@
 #           HF's per-call Python loop (single-loop) is shown for reference;
 #   batch   all cores: kiln EncodeBatch vs HF encode_batch.
 # ROUNDS alternating runs per side, median reported. Add special tokens: yes.
-# Usage: bench/tokenizers/run.sh   (env: ROUNDS, CORPUS_MB, TOKENIZERS)
+# With HFRUST=1 (after bench/tokenizers/build_hfrust.sh) it also measures HF's
+# Rust library in process through github.com/daulet/tokenizers (cgo, single
+# thread, one Encode call per line) as a second peer.
+# Usage: bench/tokenizers/run.sh   (env: ROUNDS, TOKENIZERS, HFRUST)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROUNDS=${ROUNDS:-3}
@@ -17,6 +20,11 @@ TOKENIZERS=${TOKENIZERS:-"bert-base-uncased roberta-base t5-small"}
 mkdir -p "$OUT"
 BIN="$OUT/tokenizers-bench"
 go build -o "$BIN" ./bench/tokenizers
+HFRUST=${HFRUST:-0}
+if [[ $HFRUST == 1 ]]; then
+	[[ -f build/hfrust/libtokenizers.a ]] || { echo "HFRUST=1: run bench/tokenizers/build_hfrust.sh first" >&2; exit 2; }
+	CGO_LDFLAGS="-L$PWD/build/hfrust" go build -tags hfrust -o "$BIN-hfrust" ./bench/tokenizers
+fi
 CORPUS="$OUT/corpus.txt"
 SHARED=${KILN_SHARED_DATA:-../shared/data}
 if [[ ! -s "$CORPUS" ]]; then
@@ -40,6 +48,9 @@ for tok in $TOKENIZERS; do
 			"$BIN" --tokenizer "$json" --name "$tok" --corpus "$CORPUS" --mode "$mode" >>"$OUT/results.jsonl"
 			"$PY" bench/tokenizers/hf_peer.py --tokenizer "$json" --name "$tok" --corpus "$CORPUS" --mode "$mode" >>"$OUT/results.jsonl"
 		done
+		if [[ $HFRUST == 1 ]]; then
+			"$BIN-hfrust" --impl hf-rust --tokenizer "$json" --name "$tok" --corpus "$CORPUS" --mode single >>"$OUT/results.jsonl"
+		fi
 		if [[ $r == 1 ]]; then
 			"$PY" bench/tokenizers/hf_peer.py --tokenizer "$json" --name "$tok" --corpus "$CORPUS" --mode single-loop >>"$OUT/results.jsonl"
 		fi
@@ -63,4 +74,9 @@ for tok in dict.fromkeys(r["tokenizer"] for r in rows):
         print(f"{tok:18} {mode:7} {k:10.2f} {h:9.2f} {kt:12.0f} {ht:12.0f} {k/h:7.2f}x  {eq}")
     loop = med(tok, "hf-tokenizers-py", "single-loop", "mb_per_s")
     print(f"{tok:18} {'(HF python encode() loop, 1 thread)':>40} {loop:.2f} MB/s")
+    rust = med(tok, "hf-rust", "single", "mb_per_s")
+    if rust == rust:  # measured (HFRUST=1)
+        k = med(tok, "kiln", "single", "mb_per_s")
+        eq = count(tok, "kiln", "single") == count(tok, "hf-rust", "single")
+        print(f"{tok:18} {'(HF Rust in process via cgo, 1 thread)':>40} {rust:.2f} MB/s  kiln/hf-rust {k/rust:.2f}x  tokens equal {eq}")
 PYEOF

@@ -11,6 +11,8 @@ import (
 	"github.com/kiln-ml/kiln/tokenizers/trainers"
 )
 
+func init() { tokenizerCmd.AddCommand(newTokenizerTrainCmd()) }
+
 // newTokenizerTrainCmd builds `kiln tokenizer train`: a thin front over
 // tokenizers/trainers with HF's trainer knobs as flags.
 func newTokenizerTrainCmd() *cobra.Command {

@@ -111,30 +111,38 @@ type pairChange struct {
 }
 
 // merge replaces every (a, b) in w with repl and reports how the counts of
-// the neighbouring pairs change, exactly as HF's Word::merge: the merged pair
-// itself is not decremented (HF relies on the queue entry being consumed).
+// the neighbouring pairs change, exactly as HF's Word::merge (same scan
+// order, so the same changes): the merged pair itself is not decremented
+// (HF relies on the queue entry being consumed). Unlike HF's Vec::remove it
+// compacts in one pass, so a long word costs linear time per merge.
 func (w *bpeWord) merge(a, b, repl uint32, maxLen int, changes []pairChange) []pairChange {
-	for i := 0; i < len(w.ids); i++ {
-		if w.ids[i] != a || i+1 >= len(w.ids) || w.ids[i+1] != b {
+	ids, lens := w.ids, w.lens
+	n, wi := len(ids), 0
+	for ri := 0; ri < n; {
+		if ri+1 < n && ids[ri] == a && ids[ri+1] == b {
+			newLen := lens[ri] + lens[ri+1]
+			if wi > 0 {
+				changes = append(changes, pairChange{bpePair{ids[wi-1], a}, -1})
+				if lens[wi-1]+newLen < maxLen {
+					changes = append(changes, pairChange{bpePair{ids[wi-1], repl}, 1})
+				}
+			}
+			if ri+2 < n {
+				changes = append(changes, pairChange{bpePair{b, ids[ri+2]}, -1})
+				if lens[ri+2]+newLen < maxLen {
+					changes = append(changes, pairChange{bpePair{repl, ids[ri+2]}, 1})
+				}
+			}
+			ids[wi], lens[wi] = repl, newLen
+			wi++
+			ri += 2
 			continue
 		}
-		newLen := w.lens[i] + w.lens[i+1]
-		if i > 0 {
-			changes = append(changes, pairChange{bpePair{w.ids[i-1], a}, -1})
-			if w.lens[i-1]+newLen < maxLen {
-				changes = append(changes, pairChange{bpePair{w.ids[i-1], repl}, 1})
-			}
-		}
-		w.ids[i], w.lens[i] = repl, newLen
-		w.ids = append(w.ids[:i+1], w.ids[i+2:]...)
-		w.lens = append(w.lens[:i+1], w.lens[i+2:]...)
-		if i < len(w.ids)-1 {
-			changes = append(changes, pairChange{bpePair{b, w.ids[i+1]}, -1})
-			if w.lens[i+1]+newLen < maxLen {
-				changes = append(changes, pairChange{bpePair{repl, w.ids[i+1]}, 1})
-			}
-		}
+		ids[wi], lens[wi] = ids[ri], lens[ri]
+		wi++
+		ri++
 	}
+	w.ids, w.lens = ids[:wi], lens[:wi]
 	return changes
 }
 

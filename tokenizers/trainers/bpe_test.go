@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestBPEToy checks the algorithm on HF's own unit-test example (bpe/trainer.rs
@@ -94,5 +95,22 @@ func TestCancel(t *testing.T) {
 	}
 	if _, err := TrainUnigram(ctx, wc, UnigramConfig{VocabSize: 100}); !errors.Is(err, context.Canceled) {
 		t.Errorf("unigram: %v, want context.Canceled", err)
+	}
+}
+
+// TestBPELongWord: a 256k-character word (a 1 MB line without spaces) is
+// merged in linear time per merge, not quadratic.
+func TestBPELongWord(t *testing.T) {
+	word := strings.Repeat("abcd", 1<<16)
+	start := time.Now()
+	m, err := TrainBPE(context.Background(), map[string]uint64{word: 1}, BPEConfig{VocabSize: 12})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(m.Merges[:2]); got != "[[a b] [c d]]" {
+		t.Errorf("first merges %s", got)
+	}
+	if el := time.Since(start); el > 20*time.Second {
+		t.Errorf("took %v", el)
 	}
 }
