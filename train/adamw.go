@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/sugarme/gotch"
+	lib "github.com/sugarme/gotch/libtch"
 	"github.com/sugarme/gotch/ts"
 
 	"github.com/kiln-ml/kiln/models"
@@ -113,7 +114,7 @@ func (o *AdamW) Step(lrFactor float64) {
 	o.StepCount++
 	bc1 := 1 - math.Pow(o.Beta1, float64(o.StepCount))
 	bc2 := 1 - math.Pow(o.Beta2, float64(o.StepCount))
-	ts.NoGrad(func() {
+	mtorch.NoGrad(func() {
 		for _, ap := range o.params {
 			g := ap.p.MustGrad(false)
 			if !g.MustDefined() {
@@ -136,29 +137,64 @@ func (o *AdamW) Step(lrFactor float64) {
 			// forward pass.
 			w := ap.p.MustDetach(false)
 			if grp.WeightDecay != 0 {
-				w.MustMulScalar_(ts.FloatScalar(1 - lr*grp.WeightDecay))
+				mulScalar(w, 1-lr*grp.WeightDecay)
 			}
 			// exp_avg = b1·exp_avg + (1-b1)·g, as a lerp towards g
-			ap.m.MustLerp_(g, ts.FloatScalar(1-o.Beta1))
+			lerp(ap.m, g, 1-o.Beta1)
 			// exp_avg_sq = b2·exp_avg_sq + (1-b2)·g²
 			s := ap.scratch
-			s.Copy_(g)
-			s.MustMul_(g)
-			ap.v.MustLerp_(s, ts.FloatScalar(1-o.Beta2))
+			g.MustMulOut(s, g, false).MustDrop() // s = g², written in place
+			lerp(ap.v, s, 1-o.Beta2)
 			// w -= lr/bc1 · exp_avg / (sqrt(exp_avg_sq)/sqrt(bc2) + eps);
 			// addcdiv has no value argument in the C API, so the step
-			// size is folded into the denominator with a minus sign.
+			// size is folded into the denominator with a minus sign:
+			// s = (sqrt(v)/sqrt(bc2) + eps)·c with c = -bc1/lr, computed
+			// as sqrt(v)·(c/sqrt(bc2)) + eps·c (two passes, not three).
 			if lr != 0 { // warmup starts at 0: moments move, weights do not
-				s.Copy_(ap.v)
-				s.MustSqrt_()
-				s.MustMulScalar_(ts.FloatScalar(1 / math.Sqrt(bc2)))
-				s.MustAddScalar_(ts.FloatScalar(o.Eps))
-				s.MustMulScalar_(ts.FloatScalar(-bc1 / lr))
-				w.MustAddcdiv_(ap.m, s)
+				c := -bc1 / lr
+				ap.v.MustSqrtOut(s, false).MustDrop()
+				mulScalar(s, c/math.Sqrt(bc2))
+				addScalar(s, o.Eps*c)
+				inPlace("addcdiv_", w, func(out *lib.Ctensor, self lib.Ctensor) {
+					lib.AtgAddcdiv_(out, self, lib.Ctensor(ap.m.Ctensor()), lib.Ctensor(s.Ctensor()))
+				})
 			}
 			w.MustDrop()
 			g.MustDrop()
 		}
+	})
+}
+
+// The in-place updates go through mtorch.InPlace: gotch's generated
+// in-place methods replace the tensor's handle with a new one and leak the
+// old, which costs every parameter a few handles per step — a long run
+// grows without bound. An error here is a libtorch failure on tensors we
+// created (shapes and dtypes are fixed), so it panics as gotch's Must
+// methods did.
+func inPlace(name string, t *ts.Tensor, op func(out *lib.Ctensor, self lib.Ctensor)) {
+	if err := mtorch.InPlace(name, t, op); err != nil {
+		panic(fmt.Errorf("adamw: %w", err))
+	}
+}
+
+func mulScalar(t *ts.Tensor, v float64) {
+	sc := lib.AtsFloat(v)
+	defer lib.AtsFree(sc)
+	inPlace("mul_", t, func(out *lib.Ctensor, self lib.Ctensor) { lib.AtgMulScalar_(out, self, sc) })
+}
+
+func addScalar(t *ts.Tensor, v float64) {
+	sc := lib.AtsFloat(v)
+	defer lib.AtsFree(sc)
+	inPlace("add_", t, func(out *lib.Ctensor, self lib.Ctensor) { lib.AtgAddScalar_(out, self, sc) })
+}
+
+// lerp is t += w·(end − t).
+func lerp(t, end *ts.Tensor, w float64) {
+	sc := lib.AtsFloat(w)
+	defer lib.AtsFree(sc)
+	inPlace("lerp_", t, func(out *lib.Ctensor, self lib.Ctensor) {
+		lib.AtgLerp_(out, self, lib.Ctensor(end.Ctensor()), sc)
 	})
 }
 
@@ -179,14 +215,14 @@ func (o *AdamW) Free() {
 // scaling; a non-finite norm means some gradient overflowed.
 func GradStats(params []mtorch.NamedParameter, mul float64) float64 {
 	var sq float64
-	ts.NoGrad(func() {
+	mtorch.NoGrad(func() {
 		for _, np := range params {
 			g := np.Tensor.MustGrad(false)
 			if !g.MustDefined() {
 				continue
 			}
 			if mul != 1 {
-				g.MustMulScalar_(ts.FloatScalar(mul))
+				mulScalar(g, mul)
 			}
 			n := g.MustNorm(false)
 			v := n.Float64Values()[0]

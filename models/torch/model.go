@@ -494,17 +494,22 @@ func (m *Model) layerForward(l *encoderLayer, x *ts.Tensor, ctx *fwdCtx) *ts.Ten
 	nh := int64(cfg.NumAttentionHeads)
 	hd := H / nh
 	b, s := ctx.b, ctx.s
-	split := func(t *ts.Tensor) *ts.Tensor { // [B,S,H] -> [B,nh,S,hd]
-		v := t.MustView([]int64{b, s, nh, hd}, true)
-		return v.MustPermute([]int64{0, 2, 1, 3}, true)
-	}
 	distil := cfg.ModelType == models.TypeDistilBERT
-	q := split(l.query.forward(x))
+	// One GEMM for q, k and v (weights concatenated per call, a copy of
+	// 3·H² floats; cat's backward splits the gradients back).
+	wqkv := ts.MustCat([]*ts.Tensor{l.query.w, l.key.w, l.value.w}, 0)
+	bqkv := ts.MustCat([]*ts.Tensor{l.query.b, l.key.b, l.value.b}, 0)
+	qkv := ts.MustLinear(x, wqkv, bqkv)
+	wqkv.MustDrop()
+	bqkv.MustDrop()
+	qkv = qkv.MustView([]int64{b, s, 3, nh, hd}, true).MustPermute([]int64{2, 0, 3, 1, 4}, true) // [3,B,nh,S,hd]
+	q := qkv.MustSelect(0, 0, false)
+	k := qkv.MustSelect(0, 1, false)
+	v := qkv.MustSelect(0, 2, false)
+	qkv.MustDrop()
 	if distil {
 		q = q.MustDivScalar(ts.FloatScalar(math.Sqrt(float64(hd))), true)
 	}
-	k := split(l.key.forward(x))
-	v := split(l.value.forward(x))
 	kt := k.MustTranspose(-1, -2, true)
 	scores := q.MustMatmul(kt, true)
 	kt.MustDrop()
