@@ -14,8 +14,8 @@ cd "$(dirname "$0")/.."
 
 KILN=${KILN:-bin/kiln}
 OUT=${DEMO_OUT:-demo-out}
-ROWS=${DEMO_TRAIN_ROWS:-2400}
-STEPS=${DEMO_STEPS:-150}
+ROWS=${DEMO_TRAIN_ROWS:-4800}
+STEPS=${DEMO_STEPS:-300}
 RATE=${DEMO_RATE:-40}
 DURATION=${DEMO_DURATION:-15s}
 PORT=${DEMO_PORT:-18080}
@@ -27,6 +27,8 @@ step() { STAGE=$1; shift; printf '\n\033[1m==> %s %s\033[0m\n' "$STAGE" "$*"; }
 die() { echo "demo: stage $STAGE failed: $*" >&2; exit 1; }
 trap 'rc=$?; ((rc)) && echo "demo: stage $STAGE failed (exit $rc); its output is above" >&2' EXIT
 # jnum FILE KEY: the first numeric value of "KEY" in a JSON file (no jq needed).
+# f4 X: X with 4 decimals when it is a number.
+f4() { if [[ $1 =~ ^-?[0-9.]+([eE][-+]?[0-9]+)?$ ]]; then printf '%.4f' "$1"; else printf '%s' "$1"; fi; }
 jnum() { { grep -o "\"$2\": *[-0-9.eE+]*" "$1" 2>/dev/null || echo "?"; } | head -n1 | sed 's/.*: *//'; }
 
 [[ -x $KILN ]] || die "$KILN is missing: run make build"
@@ -47,7 +49,7 @@ step 1/4 "kiln train: all-MiniLM-L6-v2 + classification head on $ROWS SST-2 sent
 	--train "$OUT/data/train.csv" --valid "$OUT/data/dev.csv" \
 	--out "$OUT/model" \
 	--max-steps "$STEPS" --batch-size 16 --lr 1e-4 --warmup-ratio 0.1 --schedule linear \
-	--max-length 64 --eval-steps 50 --seed 42
+	--max-length 64 --eval-steps 100 --seed 42 --pooling mean
 
 step 2/4 "kiln export: ONNX + tokenizer.json + config.json, verified against libtorch"
 "$KILN" export --model "$OUT/model" --out "$OUT/export" 2>&1 | tee "$OUT/export.txt"
@@ -93,10 +95,10 @@ saturated=""
 grep -q '"saturated": true' "$lt" && saturated=" (the generator reported saturation: see the report)"
 printf '\n\033[1m==> summary (%s s)\033[0m\n' "$(($(date +%s) - start))"
 cat <<EOF
-  dev accuracy      $acc (macro-F1 $f1) on the 872 SST-2 dev sentences after $STEPS steps
+  dev accuracy      $(f4 "$acc") (macro-F1 $(f4 "$f1")) on the 872 SST-2 dev sentences after $STEPS steps
   export parity     $parity
-  latency           p50 $(jnum "$lt" p50_ms) ms, p99 $(jnum "$lt" p99_ms) ms at $(jnum "$lt" achieved_rate) requests/s sent (open loop)
-  throughput        $(jnum "$lt" throughput) successful requests/s, $(jnum "$lt" errors) errors$saturated
+  latency           p50 $(jnum "$lt" p50_ms) ms, p99 $(jnum "$lt" p99_ms) ms at $(f4 "$(jnum "$lt" achieved_rate)") requests/s sent (open loop)
+  throughput        $(f4 "$(jnum "$lt" throughput)") successful requests/s, $(jnum "$lt" errors) errors$saturated
   trained model     $OUT/model            (metrics.json, trainer_state.json, log.jsonl, training_curve.html)
   deployable export $OUT/export           (model.onnx, tokenizer.json, config.json)
   server log        $OUT/serve.log
