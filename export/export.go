@@ -67,25 +67,29 @@ type Options struct {
 
 // Report describes what Export wrote.
 type Report struct {
-	OutDir       string         `json:"out_dir"`
-	Source       string         `json:"source"`
-	ModelType    string         `json:"model_type"`
-	Pooling      string         `json:"pooling"`
-	Opset        int            `json:"opset"`
-	DType        string         `json:"dtype"`
-	Optimized    bool           `json:"optimized"`
-	Inputs       []string       `json:"inputs"`
-	Outputs      []string       `json:"outputs"`
-	Nodes        int            `json:"nodes"`
-	OpCounts     map[string]int `json:"op_counts"`
-	Initializers int            `json:"initializers"`
-	Parameters   int64          `json:"parameters"`
-	ExternalData bool           `json:"external_data"`
-	Files        []string       `json:"files"`
-	Tokenizer    string         `json:"tokenizer"`         // how tokenizer.json was obtained
-	Unused       []string       `json:"unused,omitempty"`  // checkpoint tensors the graph does not read
-	Dropped      []string       `json:"dropped,omitempty"` // pre-training heads and buffers
-	Verification *VerifyReport  `json:"verification,omitempty"`
+	OutDir    string `json:"out_dir"`
+	Source    string `json:"source"`
+	ModelType string `json:"model_type"`
+	Pooling   string `json:"pooling"`
+	Opset     int    `json:"opset"`
+	DType     string `json:"dtype"`
+	Optimized bool   `json:"optimized"`
+	// LastLayerFirstToken: the outputs read only token 0 of the last
+	// layer (CLS pooling, no last_hidden_state), so the graph computes
+	// that layer's attention output and feed-forward for token 0 alone.
+	LastLayerFirstToken bool           `json:"last_layer_first_token"`
+	Inputs              []string       `json:"inputs"`
+	Outputs             []string       `json:"outputs"`
+	Nodes               int            `json:"nodes"`
+	OpCounts            map[string]int `json:"op_counts"`
+	Initializers        int            `json:"initializers"`
+	Parameters          int64          `json:"parameters"`
+	ExternalData        bool           `json:"external_data"`
+	Files               []string       `json:"files"`
+	Tokenizer           string         `json:"tokenizer"`         // how tokenizer.json was obtained
+	Unused              []string       `json:"unused,omitempty"`  // checkpoint tensors the graph does not read
+	Dropped             []string       `json:"dropped,omitempty"` // pre-training heads and buffers
+	Verification        *VerifyReport  `json:"verification,omitempty"`
 }
 
 // ErrExists is returned when outDir exists and Options.Force is not set.
@@ -142,7 +146,7 @@ func Export(ctx context.Context, srcDir, outDir string, opts Options) (*Report, 
 	rep := &Report{
 		OutDir: outDir, Source: srcDir, ModelType: cfg.ModelType, Pooling: cfg.Pooling,
 		Opset: opts.Opset, DType: opts.DType, Optimized: opts.Optimize, Outputs: outputs,
-		Nodes: len(b.g.Node), Initializers: len(b.g.Initializer), OpCounts: map[string]int{},
+		LastLayerFirstToken: firstTokenOnly(cfg.Pooling, outputs), Nodes: len(b.g.Node), Initializers: len(b.g.Initializer), OpCounts: map[string]int{},
 		Unused: unusedWeights(sd, b.used), Dropped: keys.Dropped,
 	}
 	for _, in := range b.g.Input {

@@ -3,6 +3,7 @@ package export
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/kiln-ml/kiln/export/onnxpb"
@@ -142,17 +143,25 @@ func buildGraph(s graphSpec) (*builder, arch, error) {
 		x = b.linear(x, a.prefix+"embeddings_project", E, H, s.optimized)
 	}
 
-	if s.optimized {
-		mask32 := b.cast(AttentionMask, onnxpb.TensorProto_INT32)
-		for i := 0; i < cfg.NumHiddenLayers; i++ {
-			x = b.fusedLayer(x, mask32, a.prefix+fmt.Sprintf(a.layer, i), a, cfg, H, heads)
-		}
-	} else {
-		// [B, 1, 1, S] additive mask shared by every layer.
-		m := b.cast(b.unsqueeze(AttentionMask, 1, 2), b.dtype())
-		m = b.node("Mul", []string{b.node("Sub", []string{b.scalar(1), m}), b.scalar(b.maskValue())})
-		for i := 0; i < cfg.NumHiddenLayers; i++ {
-			x = b.plainLayer(x, m, a.prefix+fmt.Sprintf(a.layer, i), a, cfg, H, heads)
+	// Under first-token pooling, with no last_hidden_state output, nothing
+	// reads tokens 1…S-1 of the last layer's output: that layer needs every
+	// token's keys and values, but its query rows, attention output and
+	// feed-forward block only for token 0.
+	firstOnly := firstTokenOnly(cfg.Pooling, s.outputs)
+	last := cfg.NumHiddenLayers - 1
+	var mask32, additive string
+	if s.optimized && (!firstOnly || last > 0) {
+		mask32 = b.cast(AttentionMask, onnxpb.TensorProto_INT32)
+	}
+	if !s.optimized || firstOnly {
+		additive = b.additiveMask()
+	}
+	for i := 0; i <= last; i++ {
+		p := a.prefix + fmt.Sprintf(a.layer, i)
+		if s.optimized {
+			x = b.fusedLayer(x, mask32, additive, p, a, cfg, H, heads, firstOnly && i == last)
+		} else {
+			x = b.plainLayer(x, additive, p, a, cfg, H, heads, firstOnly && i == last)
 		}
 	}
 	hidden := x
@@ -244,13 +253,41 @@ func (b *builder) activation(x, act string) string {
 	}
 }
 
-// plainLayer is one post-LayerNorm transformer layer in standard operators.
-func (b *builder) plainLayer(x, mask, p string, a arch, cfg *models.Config, H, heads int64) string {
+// firstTokenOnly reports whether the requested outputs read nothing of the
+// last layer but token 0: first-token pooling (pool's default) and no
+// last_hidden_state.
+func firstTokenOnly(pooling string, outputs []string) bool {
+	return pooling != models.PoolMean && pooling != models.PoolMax &&
+		!slices.Contains(outputs, OutputLastHiddenState)
+}
+
+// additiveMask is the [B, 1, 1, S] attention-mask term added to the scores:
+// 0 for kept keys, maskValue for padding.
+func (b *builder) additiveMask() string {
+	m := b.cast(b.unsqueeze(AttentionMask, 1, 2), b.dtype())
+	return b.node("Mul", []string{b.node("Sub", []string{b.scalar(1), m}), b.scalar(b.maskValue())})
+}
+
+// firstToken slices [B, S, H] to [B, 1, H], keeping the sequence axis so
+// that the layer code after it is the same for one token as for S.
+func (b *builder) firstToken(x string) string {
+	return b.node("Slice", []string{x, b.vecI64(0), b.vecI64(1), b.vecI64(1)})
+}
+
+// selfAttention is multi-head scaled dot-product attention in standard
+// operators: the queries of xq [B, Sq, H] against the keys and values of
+// x [B, S, H] under the additive mask, heads merged back to [B, Sq, H]. xq
+// is x itself, or its first token when only that row of the result is read.
+func (b *builder) selfAttention(xq, x, mask, p string, a arch, H, heads int64, optimized bool) string {
 	D := H / heads
 	split := b.vecI64(0, 0, heads, D)
-	q := b.node("Transpose", []string{b.node("Reshape", []string{b.linear(x, p+a.q, H, H, false), split})}, attrInts("perm", 0, 2, 1, 3))
-	k := b.node("Transpose", []string{b.node("Reshape", []string{b.linear(x, p+a.k, H, H, false), split})}, attrInts("perm", 0, 2, 3, 1))
-	v := b.node("Transpose", []string{b.node("Reshape", []string{b.linear(x, p+a.v, H, H, false), split})}, attrInts("perm", 0, 2, 1, 3))
+	project := func(in, name string, perm ...int64) string {
+		h := b.node("Reshape", []string{b.linear(in, p+name, H, H, optimized), split})
+		return b.node("Transpose", []string{h}, attrInts("perm", perm...))
+	}
+	q := project(xq, a.q, 0, 2, 1, 3)
+	k := project(x, a.k, 0, 2, 3, 1)
+	v := project(x, a.v, 0, 2, 1, 3)
 	scale := b.scalar(float32(1 / math.Sqrt(float64(D))))
 	var scores string
 	if a.distilScaling {
@@ -260,15 +297,26 @@ func (b *builder) plainLayer(x, mask, p string, a arch, cfg *models.Config, H, h
 	}
 	probs := b.node("Softmax", []string{b.node("Add", []string{scores, mask})}, attrInt("axis", -1))
 	ctx := b.node("Transpose", []string{b.node("MatMul", []string{probs, v})}, attrInts("perm", 0, 2, 1, 3))
-	ctx = b.node("Reshape", []string{ctx, b.vecI64(0, 0, H)})
-	attn := b.layerNorm(b.node("Add", []string{b.linear(ctx, p+a.o, H, H, false), x}), p+a.attnLN, H, cfg.LayerNormEps)
+	return b.node("Reshape", []string{ctx, b.vecI64(0, 0, H)})
+}
+
+// plainLayer is one post-LayerNorm transformer layer in standard operators.
+// With firstToken it computes token 0's output only, [B, 1, H].
+func (b *builder) plainLayer(x, mask, p string, a arch, cfg *models.Config, H, heads int64, firstToken bool) string {
+	xq := x
+	if firstToken {
+		xq = b.firstToken(x)
+	}
+	ctx := b.selfAttention(xq, x, mask, p, a, H, heads, false)
+	attn := b.layerNorm(b.node("Add", []string{b.linear(ctx, p+a.o, H, H, false), xq}), p+a.attnLN, H, cfg.LayerNormEps)
 	I := int64(cfg.IntermediateSize)
 	h := b.activation(b.linear(attn, p+a.inter, H, I, false), cfg.HiddenAct)
 	return b.layerNorm(b.node("Add", []string{b.linear(h, p+a.out, I, H, false), attn}), p+a.outLN, H, cfg.LayerNormEps)
 }
 
 // pool reduces [B, S, H] to [B, H]: the first token (cls), or the mean or
-// max over the tokens the attention mask keeps.
+// max over the tokens the attention mask keeps. For cls, hidden may be the
+// [B, 1, H] of a first-token last layer.
 func (b *builder) pool(hidden, pooling string) string {
 	switch pooling {
 	case models.PoolMean:

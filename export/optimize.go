@@ -62,7 +62,44 @@ func (b *builder) fusedEmbeddings(cfg *models.Config, a arch, E int64) string {
 // residual + LayerNorm pairs (the dense biases folded in), and BiasGelu /
 // FastGelu for the feed-forward activation. These only run on ONNX Runtime,
 // which is why the plain graph stays the default.
-func (b *builder) fusedLayer(x, mask32, p string, a arch, cfg *models.Config, H, heads int64) string {
+//
+// With firstToken the layer computes token 0's output only, [B, 1, H]. Its
+// attention is then selfAttention under the additive mask, since Attention
+// takes queries, keys and values from one input and one query row is cheap
+// in standard operators; the rest is the same on one token as on S.
+func (b *builder) fusedLayer(x, mask32, additive, p string, a arch, cfg *models.Config, H, heads int64, firstToken bool) string {
+	res, attn := x, ""
+	if firstToken {
+		res = b.firstToken(x)
+		attn = b.selfAttention(res, x, additive, p, a, H, heads, true)
+	} else {
+		attn = b.fusedAttention(x, mask32, p, a, H, heads)
+	}
+
+	eps := float32(cfg.LayerNormEps)
+	skipLN := func(in, skip, ln, biasName string, n int64) string {
+		gamma, beta := b.lnParams(ln, H)
+		return b.msNode("SkipLayerNormalization", []string{in, skip, gamma, beta, b.weight(biasName, n)}, attrFloat("epsilon", eps))
+	}
+	x1 := skipLN(b.matmulW(attn, p+a.o, H, H, true), res, p+a.attnLN, p+a.o+".bias", H)
+
+	I := int64(cfg.IntermediateSize)
+	h := b.matmulW(x1, p+a.inter, H, I, true)
+	ib := b.weight(p+a.inter+".bias", I)
+	switch cfg.HiddenAct {
+	case "relu":
+		h = b.node("Relu", []string{b.node("Add", []string{h, ib})})
+	case "gelu_new", "gelu_pytorch_tanh":
+		h = b.msNode("FastGelu", []string{h, ib})
+	default:
+		h = b.msNode("BiasGelu", []string{h, ib})
+	}
+	return skipLN(b.matmulW(h, p+a.out, I, H, true), x1, p+a.outLN, p+a.out+".bias", H)
+}
+
+// fusedAttention is one layer's contrib Attention node, heads merged:
+// [B, S, H].
+func (b *builder) fusedAttention(x, mask32, p string, a arch, H, heads int64) string {
 	// Attention wants Wqkv as [H, 3H]: the transposes of the three HF
 	// [out, in] weights side by side, and the biases concatenated.
 	w := make([]float32, H*3*H)
@@ -83,25 +120,5 @@ func (b *builder) fusedLayer(x, mask32, p string, a arch, cfg *models.Config, H,
 	}
 	qkvW := b.derived(p+"attention.qkv.weight", []int64{H, 3 * H}, w)
 	qkvB := b.derived(p+"attention.qkv.bias", []int64{3 * H}, bias)
-	attn := b.nodeIn(msDomain, "Attention", []string{x, qkvW, qkvB, mask32}, 1, attrInt("num_heads", heads))[0]
-
-	eps := float32(cfg.LayerNormEps)
-	skipLN := func(in, skip, ln, biasName string, n int64) string {
-		gamma, beta := b.lnParams(ln, H)
-		return b.msNode("SkipLayerNormalization", []string{in, skip, gamma, beta, b.weight(biasName, n)}, attrFloat("epsilon", eps))
-	}
-	x1 := skipLN(b.matmulW(attn, p+a.o, H, H, true), x, p+a.attnLN, p+a.o+".bias", H)
-
-	I := int64(cfg.IntermediateSize)
-	h := b.matmulW(x1, p+a.inter, H, I, true)
-	ib := b.weight(p+a.inter+".bias", I)
-	switch cfg.HiddenAct {
-	case "relu":
-		h = b.node("Relu", []string{b.node("Add", []string{h, ib})})
-	case "gelu_new", "gelu_pytorch_tanh":
-		h = b.msNode("FastGelu", []string{h, ib})
-	default:
-		h = b.msNode("BiasGelu", []string{h, ib})
-	}
-	return skipLN(b.matmulW(h, p+a.out, I, H, true), x1, p+a.outLN, p+a.out+".bias", H)
+	return b.nodeIn(msDomain, "Attention", []string{x, qkvW, qkvB, mask32}, 1, attrInt("num_heads", heads))[0]
 }

@@ -3,15 +3,21 @@ package train
 /*
 #cgo LDFLAGS: -ldl
 #include <dlfcn.h>
-#include <stdbool.h>
 #include <stdlib.h>
 
-// The libtorch bridge exports gotch's at_autocast_* C functions but gotch
-// v0.9.1 has no Go wrappers; look them up in the running process.
+// kiln_autocast_* live in the libtorch bridge (internal/torchbridge/csrc),
+// which gotch's cgo directives already load; look them up in the running
+// process so that this package needs no link flags of its own and an older
+// bridge gives an error instead of a load failure.
 static void *kiln_train_sym(const char *name) { return dlsym(RTLD_DEFAULT, name); }
-static bool kiln_call_bool_bool(void *f, bool b) { return ((bool (*)(bool))f)(b); }
-static int kiln_call_int(void *f) { return ((int (*)(void))f)(); }
-static void kiln_call_void(void *f) { ((void (*)(void))f)(); }
+static int kiln_call_enter(void *f, int dev, int dt, int *pe, int *pd) {
+	return ((int (*)(int, int, int *, int *))f)(dev, dt, pe, pd);
+}
+static int kiln_call_exit(void *f, int dev, int pe, int pd) {
+	return ((int (*)(int, int, int))f)(dev, pe, pd);
+}
+static int kiln_call_int_int(void *f, int a) { return ((int (*)(int))f)(a); }
+static const char *kiln_call_err(void *f) { return ((const char *(*)(void))f)(); }
 */
 import "C"
 
@@ -19,12 +25,13 @@ import (
 	"fmt"
 	"sync"
 	"unsafe"
+
+	"github.com/sugarme/gotch"
 )
 
 var (
-	autocastOnce                       sync.Once
-	fnAutocastSet, fnAutocastInc       unsafe.Pointer
-	fnAutocastDec, fnAutocastClearCach unsafe.Pointer
+	autocastOnce           sync.Once
+	fnEnter, fnExit, fnErr unsafe.Pointer
 )
 
 func autocastSyms() error {
@@ -33,36 +40,57 @@ func autocastSyms() error {
 			name string
 			fn   *unsafe.Pointer
 		}{
-			{"at_autocast_set_enabled", &fnAutocastSet}, {"at_autocast_increment_nesting", &fnAutocastInc},
-			{"at_autocast_decrement_nesting", &fnAutocastDec}, {"at_autocast_clear_cache", &fnAutocastClearCach},
+			{"kiln_autocast_enter", &fnEnter}, {"kiln_autocast_exit", &fnExit},
+			{"kiln_last_error", &fnErr},
 		} {
 			cs := C.CString(s.name)
 			*s.fn = C.kiln_train_sym(cs)
 			C.free(unsafe.Pointer(cs))
 		}
 	})
-	if fnAutocastSet == nil || fnAutocastInc == nil || fnAutocastDec == nil || fnAutocastClearCach == nil {
-		return fmt.Errorf("the libtorch bridge does not export at_autocast_set_enabled and friends")
+	if fnEnter == nil || fnExit == nil || fnErr == nil {
+		return fmt.Errorf("the libtorch bridge has no kiln_autocast_enter: it predates mixed-precision support; rebuild it with `make setup`")
 	}
 	return nil
 }
 
-// cudaAutocast is torch.autocast("cuda") (float16, libtorch 1.13's only
-// CUDA autocast dtype reachable from the C API) around a forward pass:
-// enter enables it on the calling thread (the run is locked to one OS
-// thread; autocast state is thread-local), exit restores the previous state
-// and, at the outermost level, drops the cast-weight cache as PyTorch's
-// context manager does.
-type cudaAutocast struct{ prev bool }
+// c10::ScalarType codes.
+const (
+	scalarHalf     = 5
+	scalarBFloat16 = 15
+)
 
-func (a *cudaAutocast) enter() {
-	a.prev = bool(C.kiln_call_bool_bool(fnAutocastSet, C.bool(true)))
-	C.kiln_call_int(fnAutocastInc)
+// autocast is torch.autocast(device, dtype) around a forward pass. The
+// state is thread-local in libtorch; the training loop runs locked to one
+// OS thread, so enter and exit see the same state.
+type autocast struct {
+	device, dtype     int // 0 CPU, 1 CUDA; a scalar type code
+	prevOn, prevDtype C.int
 }
 
-func (a *cudaAutocast) exit() {
-	if C.kiln_call_int(fnAutocastDec) == 0 {
-		C.kiln_call_void(fnAutocastClearCach)
+// newAutocast returns the autocast for a precision ("fp16" or "bf16") on
+// dev. checkPrecision has already refused what cannot run.
+func newAutocast(prec string, dev gotch.Device) *autocast {
+	a := &autocast{dtype: scalarHalf}
+	if prec == "bf16" {
+		a.dtype = scalarBFloat16
 	}
-	C.kiln_call_bool_bool(fnAutocastSet, C.bool(a.prev))
+	if dev.IsCuda() {
+		a.device = 1
+	}
+	return a
+}
+
+func (a *autocast) enter() error {
+	if C.kiln_call_enter(fnEnter, C.int(a.device), C.int(a.dtype), &a.prevOn, &a.prevDtype) != 0 {
+		return fmt.Errorf("entering autocast: %s", C.GoString(C.kiln_call_err(fnErr)))
+	}
+	return nil
+}
+
+func (a *autocast) exit() error {
+	if C.kiln_call_exit(fnExit, C.int(a.device), a.prevOn, a.prevDtype) != 0 {
+		return fmt.Errorf("leaving autocast: %s", C.GoString(C.kiln_call_err(fnErr)))
+	}
+	return nil
 }

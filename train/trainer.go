@@ -129,23 +129,23 @@ func parseDevice(s string) (gotch.Device, error) {
 	return gotch.CPU, fmt.Errorf("device %q: want cpu, cuda or cuda:N", s)
 }
 
-// checkPrecision refuses mixed precision where it cannot run. fp16 runs on
-// CUDA under libtorch's CUDA autocast with dynamic loss scaling (float32
-// master weights: the parameters never leave float32). bf16 needs
-// at::autocast::set_autocast_gpu_dtype, which the bridge does not export,
-// and libtorch's C API has no CPU autocast at all: both are refused rather
-// than silently training in fp32.
+// checkPrecision refuses mixed precision where it cannot run. Both modes
+// keep float32 master weights (the parameters never leave float32) and run
+// the forward pass under libtorch's autocast. fp16 needs CUDA and dynamic
+// loss scaling; libtorch's CPU autocast only lowers to bfloat16, so fp16 on
+// CPU is refused rather than silently training in fp32. bf16 runs on CUDA
+// and on CPU (on CPUs without native bfloat16 instructions it saves memory
+// but is slower than fp32).
 func checkPrecision(prec string, dev gotch.Device) error {
 	switch prec {
 	case "fp32":
 		return nil
-	case "fp16", "bf16":
-		if dev == gotch.CPU {
-			return fmt.Errorf("--precision %s needs a CUDA device (autocast on CPU is not available through libtorch's C API here); use --precision fp32 on CPU", prec)
+	case "fp16":
+		if !dev.IsCuda() {
+			return fmt.Errorf("--precision fp16 needs a CUDA device (libtorch's CPU autocast supports only bfloat16); use --precision bf16 or fp32 on CPU")
 		}
-		if prec == "bf16" {
-			return fmt.Errorf("--precision bf16: the libtorch bridge does not export the autocast dtype switch (set_autocast_gpu_dtype); use --precision fp16 (loss-scaled) or fp32")
-		}
+		return autocastSyms()
+	case "bf16":
 		return autocastSyms()
 	}
 	return fmt.Errorf("--precision %q: want fp32, fp16 or bf16", prec)
@@ -250,8 +250,9 @@ func runOn(ctx context.Context, cfg Config, trainDS, validDS *Dataset, start tim
 	if err != nil {
 		return nil, err
 	}
-	amp := cfg.Precision == "fp16" // checkPrecision let it through: CUDA
-	scaler := NewLossScaler(amp)
+	amp := cfg.Precision != "fp32"                   // checkPrecision let it through
+	scaler := NewLossScaler(cfg.Precision == "fp16") // bf16 has fp32's range: no scaling
+	ac := newAutocast(cfg.Precision, dev)
 	st := &State{MaxSteps: totalSteps, Seed: cfg.Seed, Task: trainDS.Task, Labels: trainDS.Labels}
 
 	// ---- resume
@@ -384,21 +385,10 @@ func runOn(ctx context.Context, cfg Config, trainDS, validDS *Dataset, start tim
 			if err != nil {
 				return nil, err
 			}
-			var ac cudaAutocast
-			if amp {
-				ac.enter() // forward and loss under autocast, backward outside (as PyTorch advises)
-			}
-			out, err := model.Forward(b.IDs, b.Mask, b.Types, true)
+			loss, out, err := forwardLoss(model, b, st.Task, amp, ac)
 			if err != nil {
-				if amp {
-					ac.exit()
-				}
 				b.Drop()
 				return nil, oomHint(err, cfg)
-			}
-			loss := lossFor(out.Logits, b.Labels, st.Task)
-			if amp {
-				ac.exit()
 			}
 			lv := loss.Float64Values()[0]
 			stepLoss += lv * float64(b.N) / float64(total)
@@ -640,6 +630,36 @@ func oomHint(err error, cfg Config) error {
 }
 
 // lossFor is HF's loss per problem_type: cross-entropy, BCE-with-logits or MSE.
+// forwardLoss runs the forward pass and the loss, under autocast when amp
+// is set; backward runs outside it, as PyTorch advises. The loss is taken on
+// float32 logits: CPU autocast does not promote every loss to float32.
+func forwardLoss(model *mtorch.Model, b *Batch, task string, amp bool, ac *autocast) (*ts.Tensor, *mtorch.Output, error) {
+	if !amp {
+		out, err := model.Forward(b.IDs, b.Mask, b.Types, true)
+		if err != nil {
+			return nil, nil, err
+		}
+		return lossFor(out.Logits, b.Labels, task), out, nil
+	}
+	if err := ac.enter(); err != nil {
+		return nil, nil, err
+	}
+	out, err := model.Forward(b.IDs, b.Mask, b.Types, true)
+	if xerr := ac.exit(); err == nil && xerr != nil {
+		err = xerr
+	}
+	if err != nil {
+		if out != nil {
+			out.Drop()
+		}
+		return nil, nil, err
+	}
+	logits := out.Logits.MustTotype(gotch.Float, false)
+	loss := lossFor(logits, b.Labels, task)
+	logits.MustDrop()
+	return loss, out, nil
+}
+
 func lossFor(logits, labels *ts.Tensor, task string) *ts.Tensor {
 	switch task {
 	case MultiLabel:

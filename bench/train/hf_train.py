@@ -33,6 +33,9 @@ def main():
     ap.add_argument("--weight-decay", type=float, default=0.01)
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--no-shuffle", action="store_true")
+    ap.add_argument("--pooling", choices=["cls", "mean"], default="cls",
+                    help="mean: masked mean of the last hidden state instead of the first token, "
+                         "then the same pooler dense+tanh and classifier (kiln's --pooling mean)")
     a = ap.parse_args()
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", os.cpu_count())))
     torch.manual_seed(a.seed)
@@ -45,6 +48,17 @@ def main():
     enc = tok(texts, truncation=True, max_length=a.max_length)["input_ids"]
     model = AutoModelForSequenceClassification.from_pretrained(
         a.model, num_labels=len(names), id2label=dict(enumerate(names)), label2id=lid)
+    def forward(ids, mask):
+        if a.pooling == "cls":
+            return model(input_ids=ids, attention_mask=mask).logits
+        # BertForSequenceClassification with the pooler fed the masked mean
+        # (sentence-transformers' pooling for all-MiniLM-L6-v2).
+        h = model.bert(input_ids=ids, attention_mask=mask).last_hidden_state
+        m = mask.unsqueeze(-1).to(h.dtype)
+        mean = (h * m).sum(1) / m.sum(1).clamp(min=1e-9)
+        pooled = model.bert.pooler.activation(model.bert.pooler.dense(mean))
+        return model.classifier(model.dropout(pooled))
+
     nd = ["bias", "LayerNorm.weight"]
     groups = [
         {"params": [p for n, p in model.named_parameters() if not any(x in n for x in nd)], "weight_decay": a.weight_decay},
@@ -75,7 +89,7 @@ def main():
         correct = 0
         with torch.no_grad():
             for s in range(0, len(vt), 64):
-                lg = model(input_ids=ve["input_ids"][s:s + 64], attention_mask=ve["attention_mask"][s:s + 64]).logits
+                lg = forward(ve["input_ids"][s:s + 64], ve["attention_mask"][s:s + 64])
                 correct += sum(int(p) == lid[l] for p, l in zip(lg.argmax(-1), vl[s:s + 64]))
         model.train()
         return {"accuracy": correct / len(vt)}
@@ -94,15 +108,15 @@ def main():
             opt.zero_grad()
             for m in micro:
                 ids, mask = batch(m)
-                out = model(input_ids=ids, attention_mask=mask, labels=torch.tensor([y[i] for i in m]))
-                (out.loss * len(m) / n).backward()
+                loss = torch.nn.functional.cross_entropy(forward(ids, mask), torch.tensor([y[i] for i in m]))
+                (loss * len(m) / n).backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
             sched.step()
             step += 1
             samples += n
             if step % 25 == 0:
-                print(json.dumps({"step": step, "loss": out.loss.item(), "samples_per_second": samples / (time.time() - t0)}), flush=True)
+                print(json.dumps({"step": step, "loss": loss.item(), "samples_per_second": samples / (time.time() - t0)}), flush=True)
             if step >= total:
                 break
         epoch += 1

@@ -6,7 +6,8 @@
 #
 # Usage: bench/train/sst2.sh [train.csv]   (default: testdata/data/sst2/train.csv, 8000 rows;
 #        the full set is /work/shared/data/sst2/train.csv)
-# Env:   EPOCHS (1) or MAX_STEPS (0 = whole epochs), BS (32), LR (1e-4), MAXLEN (64), SEED (42)
+# Env:   EPOCHS (1) or MAX_STEPS (0 = whole epochs), BS (32), LR (1e-4), MAXLEN (64), SEED (42),
+#        POOLING (cls; mean = all-MiniLM-L6-v2's own pooling), EVAL_STEPS (kiln only, 0 = at the end)
 #        PARALLEL=1 runs kiln and HF at the same time (each gets half the machine:
 #        use it when the machine is shared anyway and time is short; throughput
 #        figures then come from bench/train/run.sh, not from here).
@@ -18,15 +19,16 @@ MODEL=build/pretrained/all-MiniLM-L6-v2
 OUT=${OUT:-build/bench/train/sst2}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
 EPOCHS=${EPOCHS:-1} MAX_STEPS=${MAX_STEPS:-0} BS=${BS:-32} LR=${LR:-1e-4} MAXLEN=${MAXLEN:-64} SEED=${SEED:-42}
+POOLING=${POOLING:-cls} EVAL_STEPS=${EVAL_STEPS:-0}
 mkdir -p "$OUT"
 KILN=${KILN_BIN:-bin/kiln}
 [ -x "$KILN" ] || go build -o "$KILN" ./cmd/kiln
 PY=${KILN_PYTHON:-build/venv/bin/python}
 hp=(--train "$TRAIN" --valid "$DEV" --model "$MODEL" --epochs "$EPOCHS" --max-steps "$MAX_STEPS"
-	--batch-size "$BS" --lr "$LR" --max-length "$MAXLEN" --warmup-ratio 0.1 --weight-decay 0.01 --seed "$SEED")
+	--batch-size "$BS" --lr "$LR" --max-length "$MAXLEN" --warmup-ratio 0.1 --weight-decay 0.01 --seed "$SEED" --pooling "$POOLING")
 rm -rf "$OUT/kiln" "$OUT/hf"
 run_kiln() {
-	/usr/bin/time -v "$KILN" train "${hp[@]}" --out "$OUT/kiln" --no-progress --save-total-limit 1 2> "$OUT/kiln.log"
+	/usr/bin/time -v "$KILN" train "${hp[@]}" --eval-steps "$EVAL_STEPS" --out "$OUT/kiln" --no-progress --save-total-limit 1 2> "$OUT/kiln.log"
 }
 run_hf() {
 	/usr/bin/time -v "$PY" bench/train/hf_train.py "${hp[@]}" --out "$OUT/hf" > "$OUT/hf.out" 2> "$OUT/hf.log"

@@ -116,6 +116,9 @@ func printExportReport(w io.Writer, rep *export.Report, asJSON bool) error {
 	fmt.Fprintf(w, "graph       opset %d, %s, optimized=%v, %d nodes, %d initialisers, %d parameters\n",
 		rep.Opset, rep.DType, rep.Optimized, rep.Nodes, rep.Initializers, rep.Parameters)
 	fmt.Fprintf(w, "inputs      %s\noutputs     %s\n", strings.Join(rep.Inputs, ", "), strings.Join(rep.Outputs, ", "))
+	if rep.LastLayerFirstToken {
+		fmt.Fprintf(w, "pruned      the last layer computes token 0 only (CLS pooling; request last_hidden_state to keep it whole)\n")
+	}
 	fmt.Fprintf(w, "files       %s\ntokenizer   %s\n", strings.Join(rep.Files, ", "), rep.Tokenizer)
 	if v := rep.Verification; v != nil {
 		status := "PASSED"

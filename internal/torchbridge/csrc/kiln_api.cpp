@@ -4,6 +4,7 @@
 #include "kiln_api.h"
 
 #include <ATen/Parallel.h>
+#include <ATen/autocast_mode.h>
 #include <ATen/Version.h>
 #include <torch/cuda.h>
 
@@ -50,6 +51,58 @@ char *kiln_show_config(void) {
     return strdup(at::show_config().c_str());
   } catch (...) {
     return strdup("");
+  }
+}
+
+static thread_local std::string kiln_err;
+
+const char *kiln_last_error(void) { return kiln_err.c_str(); }
+
+int kiln_autocast_dtype(int device) {
+  return static_cast<int>(device == 1 ? at::autocast::get_autocast_gpu_dtype()
+                                      : at::autocast::get_autocast_cpu_dtype());
+}
+
+int kiln_autocast_enter(int device, int dtype, int *prev_enabled, int *prev_dtype) {
+  try {
+    auto st = static_cast<at::ScalarType>(dtype);
+    if (st != at::kHalf && st != at::kBFloat16) {
+      kiln_err = "autocast dtype must be Half or BFloat16";
+      return -1;
+    }
+    *prev_dtype = kiln_autocast_dtype(device);
+    if (device == 1) {
+      *prev_enabled = at::autocast::is_enabled() ? 1 : 0;
+      at::autocast::set_autocast_gpu_dtype(st);
+      at::autocast::set_enabled(true);
+    } else {
+      *prev_enabled = at::autocast::is_cpu_enabled() ? 1 : 0;
+      at::autocast::set_autocast_cpu_dtype(st);
+      at::autocast::set_cpu_enabled(true);
+    }
+    at::autocast::increment_nesting();
+    return 0;
+  } catch (const std::exception &e) {
+    kiln_err = e.what();
+    return -1;
+  }
+}
+
+int kiln_autocast_exit(int device, int prev_enabled, int prev_dtype) {
+  try {
+    if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+    auto st = static_cast<at::ScalarType>(prev_dtype);
+    if (device == 1) {
+      at::autocast::set_enabled(prev_enabled != 0);
+      at::autocast::set_autocast_gpu_dtype(st);
+    } else {
+      at::autocast::set_cpu_enabled(prev_enabled != 0);
+      at::autocast::set_autocast_cpu_dtype(st);
+    }
+    return 0;
+  } catch (const std::exception &e) {
+    kiln_err = e.what();
+    return -1;
   }
 }
 

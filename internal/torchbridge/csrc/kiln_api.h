@@ -24,6 +24,19 @@ int kiln_get_num_threads(void);
 /* at::show_config(): build options, BLAS, OpenMP. Caller frees with free(). */
 char *kiln_show_config(void);
 
+/* Autocast (torch.autocast) on the calling thread; the state is
+ * thread-local. device: 0 CPU, 1 CUDA. dtype: a c10::ScalarType code
+ * (5 Half, 15 BFloat16). enter saves the previous enabled flag and dtype in
+ * *prev_enabled / *prev_dtype for exit, which restores them and, when the
+ * outermost level ends, drops the cast-weight cache as PyTorch's context
+ * manager does. Both return 0, or -1 with a message in kiln_last_error(). */
+int kiln_autocast_enter(int device, int dtype, int *prev_enabled, int *prev_dtype);
+int kiln_autocast_exit(int device, int prev_enabled, int prev_dtype);
+/* The dtype autocast uses on device (a c10::ScalarType code). */
+int kiln_autocast_dtype(int device);
+/* The message of the last failed kiln_* call on this thread. */
+const char *kiln_last_error(void);
+
 #ifdef __cplusplus
 }
 #endif
