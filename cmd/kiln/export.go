@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kiln-ml/kiln/export"
+	"github.com/kiln-ml/kiln/models"
 )
 
 // `kiln export` is a thin front over package export. The graph writer is
@@ -64,6 +65,11 @@ with status 2. The output directory appears atomically; an existing one needs --
 				if o = strings.TrimSpace(o); o != "" {
 					opts.Outputs = append(opts.Outputs, o)
 				}
+			}
+			// A wrong --model path is the user's mistake to fix, not a libtorch
+			// verification failure; say so before loading the reference.
+			if _, err := models.LoadConfig(src); err != nil {
+				return fmt.Errorf("export: %w", err)
 			}
 			if verify {
 				ref, closeRef, err := exportReference(src)

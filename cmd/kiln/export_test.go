@@ -82,6 +82,9 @@ func TestExportCommandNoVerify(t *testing.T) {
 	}{
 		{"exists", []string{"--model", ckpt, "--out", out, "--no-verify"}, "output directory exists"},
 		{"no model", []string{"--out", out, "--no-verify"}, "--model and --out are required"},
+		// Verification is on: the missing checkpoint must be named as such,
+		// before libtorch is asked to load it.
+		{"missing checkpoint", []string{"--model", filepath.Join(ckpt, "nope"), "--out", out + "2"}, "export: read config"},
 		{"bad dtype", []string{"--model", ckpt, "--out", out + "2", "--no-verify", "--dtype", "int4"}, `dtype "int4" is not supported`},
 		{"bad opset", []string{"--model", ckpt, "--out", out + "2", "--no-verify", "--opset", "12"}, "opset 12 is not supported"},
 		{"bad output", []string{"--model", ckpt, "--out", out + "2", "--no-verify", "--outputs", "logits,attn"}, `output "attn" is not supported`},
