@@ -19,6 +19,7 @@ import (
 	"slices"
 
 	"github.com/kiln-ml/kiln/export/onnxpb"
+	"github.com/kiln-ml/kiln/modelio"
 	"github.com/kiln-ml/kiln/models"
 )
 
@@ -34,14 +35,14 @@ const (
 // data past this total goes to an external file.
 const externalThreshold = 1 << 30 * 3 / 2
 
-// File names in the output directory.
+// File names in the output directory (modelio's export-directory contract).
 const (
-	ModelFile         = "model.onnx"
-	ExternalDataFile  = "model.onnx_data"
-	ConfigFile        = "config.json"
-	TokenizerFile     = "tokenizer.json"
-	TokenizerConfig   = "tokenizer_config.json"
-	SpecialTokensFile = "special_tokens_map.json"
+	ModelFile         = modelio.ModelFile
+	ExternalDataFile  = modelio.ExternalDataFile
+	ConfigFile        = modelio.ConfigFile
+	TokenizerFile     = modelio.TokenizerFile
+	TokenizerConfig   = modelio.TokenizerConfigFile
+	SpecialTokensFile = modelio.SpecialTokensFile
 )
 
 // Options configures Export. The zero value exports fp32 logits at opset 17

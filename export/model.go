@@ -7,27 +7,22 @@ import (
 	"strings"
 
 	"github.com/kiln-ml/kiln/export/onnxpb"
+	"github.com/kiln-ml/kiln/modelio"
 	"github.com/kiln-ml/kiln/models"
 )
 
-// Output names, as HF Optimum names them for ORTModelForSequenceClassification
-// and ORTModelForFeatureExtraction.
+// Graph output, input and dynamic axis names, as HF Optimum writes them
+// (modelio's export-directory contract).
 const (
-	OutputLogits          = "logits"
-	OutputLastHiddenState = "last_hidden_state"
-	// OutputPooled is the sentence embedding: the configured pooling (first
-	// token, masked mean or masked max) of last_hidden_state, before any
-	// head layer.
-	OutputPooled = "pooled"
-)
+	OutputLogits          = modelio.OutputLogits
+	OutputLastHiddenState = modelio.OutputLastHiddenState
+	OutputPooled          = modelio.OutputPooled
 
-// Input names and dynamic axis names, as Optimum writes them.
-const (
-	InputIDs      = "input_ids"
-	AttentionMask = "attention_mask"
-	TokenTypeIDs  = "token_type_ids"
-	AxisBatch     = "batch_size"
-	AxisSequence  = "sequence_length"
+	InputIDs      = modelio.InputIDs
+	AttentionMask = modelio.AttentionMask
+	TokenTypeIDs  = modelio.TokenTypeIDs
+	AxisBatch     = modelio.AxisBatch
+	AxisSequence  = modelio.AxisSequence
 )
 
 // arch holds the HF parameter names of one architecture.

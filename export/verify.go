@@ -8,15 +8,13 @@ import (
 	"path/filepath"
 
 	"github.com/kiln-ml/kiln/internal/ort"
+	"github.com/kiln-ml/kiln/modelio"
 	"github.com/kiln-ml/kiln/models"
 )
 
-// Batch is one verification input, row-major [Batch, Seq]. TokenTypeIDs is
-// nil for models without token types.
-type Batch struct {
-	Batch, Seq                            int
-	InputIDs, AttentionMask, TokenTypeIDs []int64
-}
+// Batch is one verification input, row-major [Batch, Seq] (modelio's
+// padded model input). TokenTypeIDs is nil for models without token types.
+type Batch = modelio.Batch
 
 // RefOutput is a reference forward's result, flattened row-major; a nil
 // slice means the reference does not produce that output.
@@ -137,11 +135,11 @@ func Verify(ctx context.Context, dir string, cfg *models.Config, ref Reference, 
 		}
 		b := SampleBatch(rng, cfg, shape[0], shape[1], hasTT)
 		feeds := map[string]ort.Int64Tensor{
-			InputIDs:      {Shape: []int64{int64(b.Batch), int64(b.Seq)}, Data: b.InputIDs},
-			AttentionMask: {Shape: []int64{int64(b.Batch), int64(b.Seq)}, Data: b.AttentionMask},
+			InputIDs:      {Shape: b.Shape(), Data: b.InputIDs},
+			AttentionMask: {Shape: b.Shape(), Data: b.AttentionMask},
 		}
 		if hasTT {
-			feeds[TokenTypeIDs] = ort.Int64Tensor{Shape: []int64{int64(b.Batch), int64(b.Seq)}, Data: b.TokenTypeIDs}
+			feeds[TokenTypeIDs] = ort.Int64Tensor{Shape: b.Shape(), Data: b.TokenTypesOrZeros()}
 		}
 		got, err := sess.Run(feeds)
 		if err != nil {
@@ -247,34 +245,35 @@ func SampleBatch(rng *rand.Rand, cfg *models.Config, batch, seq int, tokenTypes 
 	if limit := maxSeq(cfg); seq > limit {
 		seq = limit
 	}
-	b := Batch{Batch: batch, Seq: seq,
-		InputIDs: make([]int64, batch*seq), AttentionMask: make([]int64, batch*seq)}
+	ids := make([][]int64, batch)
+	var types [][]int64
 	if tokenTypes {
-		b.TokenTypeIDs = make([]int64, batch*seq)
+		types = make([][]int64, batch)
 	}
 	pad := int64(cfg.PadTokenID)
-	for r := 0; r < batch; r++ {
+	for r := range ids {
 		n := seq
 		if r > 0 && seq > 1 {
 			n = 1 + rng.IntN(seq)
 		}
-		for j := 0; j < seq; j++ {
-			i := r*seq + j
-			if j >= n {
-				b.InputIDs[i] = pad
-				continue
-			}
+		ids[r] = make([]int64, n)
+		for j := range ids[r] {
 			id := int64(rng.IntN(cfg.VocabSize))
 			for id == pad {
 				id = int64(rng.IntN(cfg.VocabSize))
 			}
-			b.InputIDs[i] = id
-			b.AttentionMask[i] = 1
-			if tokenTypes && cfg.TypeVocabSize > 1 && j >= n/2 {
-				b.TokenTypeIDs[i] = 1
+			ids[r][j] = id
+		}
+		if tokenTypes {
+			types[r] = make([]int64, n)
+			for j := n / 2; j < n && cfg.TypeVocabSize > 1; j++ {
+				types[r][j] = 1
 			}
 		}
 	}
+	// Pad only fails on rows and types of different lengths, which these
+	// are not by construction; row 0 is full length, so Seq is seq.
+	b, _ := modelio.Pad(ids, types, pad)
 	return b
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 
+	"github.com/kiln-ml/kiln/modelio"
 	"github.com/kiln-ml/kiln/tokenizers"
 )
 
@@ -14,7 +15,7 @@ type hfTokenizer struct{ t *tokenizers.Tokenizer }
 // LoadTokenizer reads dir/tokenizer.json. Padding configured in the file is
 // switched off: the backend pads each batch to its own longest sequence.
 func LoadTokenizer(dir string) (Tokenizer, error) {
-	path := filepath.Join(dir, TokenizerFile)
+	path := filepath.Join(dir, modelio.TokenizerFile)
 	t, err := tokenizers.FromFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("tokenizer %s: %w", path, err)

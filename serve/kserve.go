@@ -129,11 +129,9 @@ func (s *Server) kserveInfer(c *fiber.Ctx) error {
 	if err := s.kserveName(c); err != nil {
 		return err
 	}
-	release, err := s.admit()
-	if err != nil {
+	if err := s.admit(c); err != nil {
 		return err
 	}
-	defer release()
 	var req kserveRequest
 	if err := decodeBody(c.Body(), &req); err != nil {
 		return err

@@ -9,11 +9,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
-
-	"github.com/kiln-ml/kiln/serve/backend"
 )
 
 // predictRequest is TEI's /predict body plus top_k.
@@ -143,25 +140,8 @@ func parseInputs(raw json.RawMessage) (in []TextInput, batched bool, err error) 
 	return nil, false, bad("inputs")
 }
 
-// checkLimits applies the per-request limits: 413 for too many inputs or
-// too long a text, 422 for empty texts.
-func (s *Server) checkLimits(in []TextInput) error {
-	if len(in) > s.cfg.MaxInputsPerRequest {
-		return newErr(http.StatusRequestEntityTooLarge, ErrTooLarge, "%d inputs in one request, the limit is %d (--max-client-batch-size)", len(in), s.cfg.MaxInputsPerRequest)
-	}
-	for i, x := range in {
-		if x.Text == "" || (x.IsPair && x.Pair == "") {
-			return newErr(http.StatusUnprocessableEntity, ErrEmpty, "input %d: text is empty", i)
-		}
-		if n := utf8.RuneCountInString(x.Text) + utf8.RuneCountInString(x.Pair); n > s.cfg.MaxTextChars {
-			return newErr(http.StatusRequestEntityTooLarge, ErrTooLarge, "input %d: %d characters, the limit is %d (--max-text-chars)", i, n, s.cfg.MaxTextChars)
-		}
-		if !utf8.ValidString(x.Text) || !utf8.ValidString(x.Pair) {
-			return newErr(http.StatusUnprocessableEntity, ErrValidation, "input %d: text is not valid UTF-8", i)
-		}
-	}
-	return nil
-}
+// checkLimits applies the per-request limits (Infer.CheckLimits).
+func (s *Server) checkLimits(in []TextInput) error { return s.core.CheckLimits(in) }
 
 func truncateLeft(dir string) (bool, error) {
 	switch strings.ToLower(dir) {
@@ -173,69 +153,34 @@ func truncateLeft(dir string) (bool, error) {
 	return false, newErr(http.StatusUnprocessableEntity, ErrValidation, "truncation_direction %q: want \"left\" or \"right\"", dir)
 }
 
-// encode tokenises in (recording the time) and enforces the length limit.
-func (s *Server) encode(t *timing, in []TextInput, truncate, left, special bool) ([]Encoding, error) {
-	start := time.Now()
-	opt := EncodeOptions{AddSpecialTokens: special, TruncateLeft: left}
-	if truncate {
-		opt.MaxLength = s.maxLen
-	}
-	encs, err := s.tok.Encode(in, opt)
-	d := time.Since(start)
-	t.tokenization += d
-	s.m.tokenization.Observe(d.Seconds())
-	if err != nil {
-		return nil, newErr(http.StatusUnprocessableEntity, ErrTokenizer, "tokenizer: %v", err)
-	}
-	for i, e := range encs {
-		if !truncate && len(e.IDs) > s.maxLen {
-			return nil, newErr(http.StatusUnprocessableEntity, ErrValidation,
-				"input %d has %d tokens, the model takes at most %d (send \"truncate\": true to cut it)", i, len(e.IDs), s.maxLen)
-		}
-	}
-	return encs, nil
-}
-
-// infer tokenises, queues and waits; it returns one row of logits per input.
+// infer runs in through the inference core within the request's timeout
+// and records its timing; it returns one row of logits per input.
 func (s *Server) infer(c *fiber.Ctx, in []TextInput, truncate, left bool) ([][]float32, error) {
 	t := c.Locals(timingKey).(*timing)
-	encs, err := s.encode(t, in, truncate, left, true)
-	if err != nil {
-		return nil, err
-	}
-	seqs := make([]backend.Input, len(encs))
-	for i, e := range encs {
-		if len(e.IDs) == 0 {
-			return nil, newErr(http.StatusUnprocessableEntity, ErrEmpty, "input %d has no tokens", i)
-		}
-		ids, types := make([]int64, len(e.IDs)), make([]int64, len(e.IDs))
-		for j, id := range e.IDs {
-			ids[j] = int64(id)
-		}
-		for j := range min(len(e.TypeIDs), len(types)) {
-			types[j] = int64(e.TypeIDs[j])
-		}
-		seqs[i] = backend.Input{IDs: ids, TypeIDs: types}
-	}
 	ctx, cancel := context.WithDeadline(context.Background(), t.start.Add(s.cfg.RequestTimeout))
 	defer cancel()
-	res, err := s.batch.Submit(ctx, seqs, clientGone(c))
+	out, err := s.core.Predict(ctx, in, PredictOptions{Truncate: truncate, TruncateLeft: left, Gone: clientGone(c)})
+	if out != nil {
+		t.tokenization, t.queue, t.inference = out.Tokenization, out.Queue, out.Inference
+		s.m.tokenization.Observe(out.Tokenization.Seconds())
+	}
 	if err != nil {
 		if ae := classify(err); ae.Status == http.StatusTooManyRequests {
-			s.m.rejected.WithLabelValues("queue_full").Inc()
+			reason := "queue_full"
+			if errors.As(err, new(*apiError)) {
+				reason = "estimated_wait"
+			}
+			s.m.rejected.WithLabelValues(reason).Inc()
 		}
 		return nil, err
 	}
-	t.queue, t.inference = res.Queue, res.Inference
-	return res.Rows, nil
+	return out.Logits, nil
 }
 
 func (s *Server) predict(c *fiber.Ctx) error {
-	release, err := s.admit()
-	if err != nil {
+	if err := s.admit(c); err != nil {
 		return err
 	}
-	defer release()
 	var req predictRequest
 	if err := decodeBody(c.Body(), &req); err != nil {
 		return err
@@ -295,11 +240,9 @@ type simpleToken struct {
 }
 
 func (s *Server) tokenize(c *fiber.Ctx) error {
-	release, err := s.admit()
-	if err != nil {
+	if err := s.admit(c); err != nil {
 		return err
 	}
-	defer release()
 	var req tokenizeRequest
 	if err := decodeBody(c.Body(), &req); err != nil {
 		return err
@@ -375,11 +318,9 @@ type decodeRequest struct {
 }
 
 func (s *Server) decode(c *fiber.Ctx) error {
-	release, err := s.admit()
-	if err != nil {
+	if err := s.admit(c); err != nil {
 		return err
 	}
-	defer release()
 	var req decodeRequest
 	if err := decodeBody(c.Body(), &req); err != nil {
 		return err

@@ -13,17 +13,18 @@
 package serve
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -33,7 +34,6 @@ import (
 
 	"github.com/kiln-ml/kiln/internal/ort"
 	"github.com/kiln-ml/kiln/serve/backend"
-	"github.com/kiln-ml/kiln/serve/batcher"
 )
 
 // Config configures a Server. Zero values take the defaults of `kiln serve`
@@ -64,11 +64,23 @@ type Config struct {
 	MaxConcurrentRequests int
 	MaxInputsPerRequest   int
 	MaxTextChars          int // per text, in characters
-	BodyLimit             int // bytes
-	RequestTimeout        time.Duration
-	ReadTimeout           time.Duration
-	WriteTimeout          time.Duration
-	IdleTimeout           time.Duration
+	// MaxRequestChars caps the characters of all inputs of one request
+	// together, checked before tokenising (413 past it).
+	MaxRequestChars int
+	// MaxRequestTokens caps the tokens of one request after tokenising and
+	// truncation (413 past it); 0 = MaxInputsPerRequest × the input length.
+	MaxRequestTokens int
+	// MaxAdmittedBytes caps the request bodies (over 16 KiB each; smaller
+	// ones always pass) being handled at once, from admission until their
+	// response is written: what a request costs in memory grows with its
+	// body, and a response a client does not read still holds it (429 past
+	// it).
+	MaxAdmittedBytes int
+	BodyLimit        int // bytes
+	RequestTimeout   time.Duration
+	ReadTimeout      time.Duration
+	WriteTimeout     time.Duration
+	IdleTimeout      time.Duration
 	// AutoTruncate truncates over-long inputs when the request does not
 	// say; off (as in text-embeddings-inference) they get 422.
 	AutoTruncate bool
@@ -78,6 +90,9 @@ type Config struct {
 	Logger  *slog.Logger
 	// Tokenizer overrides the tokenizer loaded from ModelDir/tokenizer.json.
 	Tokenizer Tokenizer
+	// Runner overrides the ONNX Runtime sessions over ModelDir/model.onnx
+	// (tests run the server on a fake one).
+	Runner Runner
 }
 
 // Defaults returns the configuration `kiln serve` starts from.
@@ -85,7 +100,8 @@ func Defaults() Config {
 	return Config{
 		Device: "auto", Sessions: 1, Warmup: true,
 		MaxBatchSize: 32, MaxBatchTokens: 16384, MaxBatchPadding: 0.3, MaxQueue: 2048,
-		MaxConcurrentRequests: 512, MaxInputsPerRequest: 64, MaxTextChars: 100_000, BodyLimit: 2 << 20,
+		MaxConcurrentRequests: 512, MaxInputsPerRequest: 64, MaxTextChars: 100_000, MaxRequestChars: 256 << 10,
+		MaxAdmittedBytes: 1 << 20, BodyLimit: 2 << 20,
 		RequestTimeout: 30 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second,
 		IdleTimeout: 120 * time.Second, Version: "dev",
 	}
@@ -113,6 +129,8 @@ func (c *Config) fill() {
 	setInt(&c.MaxConcurrentRequests, d.MaxConcurrentRequests)
 	setInt(&c.MaxInputsPerRequest, d.MaxInputsPerRequest)
 	setInt(&c.MaxTextChars, d.MaxTextChars)
+	setInt(&c.MaxRequestChars, d.MaxRequestChars)
+	setInt(&c.MaxAdmittedBytes, d.MaxAdmittedBytes)
 	setInt(&c.BodyLimit, d.BodyLimit)
 	setDur(&c.RequestTimeout, d.RequestTimeout)
 	setDur(&c.ReadTimeout, d.ReadTimeout)
@@ -130,83 +148,44 @@ func (c *Config) fill() {
 type Server struct {
 	cfg      Config
 	log      *slog.Logger
+	core     *Infer
 	model    *ModelInfo
 	tok      Tokenizer
-	backend  *backend.ORT
-	batch    *batcher.Batcher
+	backend  Runner
 	app      *fiber.App
 	m        *metrics
 	maxLen   int
 	slots    chan struct{} // concurrency cap
+	admitted atomic.Int64  // body bytes of admitted requests over smallRequest
 	ready    atomic.Bool
 	draining atomic.Bool
 	idPrefix string
 	idSeq    atomic.Uint64
 }
 
-// New loads the model, its tokenizer and the ONNX Runtime sessions. It does
-// not listen or warm up: Serve does both.
+// New loads the model, its tokenizer and the ONNX Runtime sessions (the
+// inference core, see NewInfer). It does not listen or warm up: Serve does
+// both.
 func New(cfg Config) (*Server, error) {
 	cfg.fill()
-	info, err := LoadModelInfo(cfg.ModelDir)
+	m := newMetrics()
+	core, err := NewInfer(cfg, m)
 	if err != nil {
 		return nil, err
 	}
-	if cfg.ModelName != "" {
-		info.Name = cfg.ModelName
-	}
-	maxLen := info.MaxLength
-	if cfg.MaxInputLength > 0 {
-		if cfg.MaxInputLength > info.MaxLength {
-			return nil, fmt.Errorf("--max-input-length %d exceeds the model's %d positions", cfg.MaxInputLength, info.MaxLength)
-		}
-		maxLen = cfg.MaxInputLength
-	}
-	if cfg.MaxInputsPerRequest > cfg.MaxQueue {
-		return nil, fmt.Errorf("--max-client-batch-size %d exceeds --max-queue %d: such a request could never be queued", cfg.MaxInputsPerRequest, cfg.MaxQueue)
-	}
-	tok := cfg.Tokenizer
-	if tok == nil {
-		if tok, err = LoadTokenizer(cfg.ModelDir); err != nil {
-			return nil, err
-		}
-	}
-	if err := ort.Init(cfg.ORTLibrary); err != nil {
-		return nil, err
-	}
-	be, err := backend.Open(backend.Options{
-		ModelPath: cfg.ModelDir + "/" + ModelFile, Device: cfg.Device,
-		IntraOpThreads: cfg.IntraOpThreads, InterOpThreads: cfg.InterOpThreads, Sessions: cfg.Sessions,
-		PadID: int64(info.PadID), DisableGraphOptimization: cfg.DisableGraphOptimization,
-	})
-	if err != nil {
-		return nil, err
-	}
-	if be.NumLabels() != len(info.Labels) {
-		be.Close()
-		return nil, fmt.Errorf("%s: the graph outputs %d logits but config.json names %d labels", cfg.ModelDir, be.NumLabels(), len(info.Labels))
-	}
+	info, be := core.Model(), core.Runner()
 	if r := be.FallbackReason(); r != "" {
 		cfg.Logger.Warn("--device auto: CUDA is not usable, running on the CPU", "reason", r)
-	}
-	m := newMetrics()
-	bt, err := batcher.New(batcher.Config{
-		MaxBatchSize: cfg.MaxBatchSize, MaxBatchTokens: cfg.MaxBatchTokens, MaxDelay: cfg.MaxBatchDelay, MaxPadding: cfg.MaxBatchPadding,
-		QueueSize: cfg.MaxQueue, Workers: be.Concurrency(), Observer: m,
-	}, be)
-	if err != nil {
-		be.Close()
-		return nil, err
 	}
 	var rnd [4]byte
 	_, _ = rand.Read(rnd[:])
 	s := &Server{
-		cfg: cfg, log: cfg.Logger, model: info, tok: tok, backend: be, batch: bt, m: m, maxLen: maxLen,
+		cfg: core.cfg, log: cfg.Logger, core: core, model: info, tok: core.Tokenizer(), backend: be, m: m, maxLen: core.MaxLength(),
 		slots: make(chan struct{}, cfg.MaxConcurrentRequests), idPrefix: hex.EncodeToString(rnd[:]),
 	}
 	s.app = s.routes()
 	cfg.Logger.Info("model loaded", "model", info.Name, "dir", cfg.ModelDir, "type", info.ModelType,
-		"labels", len(info.Labels), "function", info.Function, "max_length", maxLen,
+		"labels", len(info.Labels), "function", info.Function, "max_length", s.maxLen,
 		"provider", be.Provider(), "sessions", be.Concurrency(), "onnxruntime", ort.Version())
 	return s, nil
 }
@@ -255,56 +234,76 @@ func (s *Server) Warmup(ctx context.Context) error {
 
 // Serve listens on ln until ctx ends, warming up in the background (/health
 // answers at once, /ready once warm). When ctx ends it stops accepting,
-// drains in-flight requests for at most drain, and closes the sessions.
+// drains in-flight requests for at most drain, and closes the sessions. A
+// listener that fails, before or after warm-up, ends Serve with its error.
 func (s *Server) Serve(ctx context.Context, ln net.Listener, drain time.Duration) error {
 	errc := make(chan error, 1)
 	go func() { errc <- s.app.Listener(ln) }()
 	warmErr := make(chan error, 1)
 	go func() { warmErr <- s.Warmup(ctx) }()
 	s.log.Info("listening", "addr", ln.Addr().String())
-	select {
-	case err := <-errc:
-		s.close(context.Background())
-		return fmt.Errorf("serve: %w", err)
-	case err := <-warmErr:
-		if err != nil && ctx.Err() == nil {
-			_ = s.app.Shutdown()
+	for {
+		select {
+		case err := <-errc:
+			s.core.Abort()
 			s.close(context.Background())
 			return fmt.Errorf("serve: %w", err)
+		case err := <-warmErr:
+			if err != nil && ctx.Err() == nil {
+				_ = s.app.Shutdown()
+				s.close(context.Background())
+				return fmt.Errorf("serve: %w", err)
+			}
+			warmErr = nil // warm: keep watching the listener and ctx
+		case <-ctx.Done():
+			return s.Shutdown(drain)
 		}
-	case <-ctx.Done():
 	}
-	<-ctx.Done()
-	return s.Shutdown(drain)
 }
 
-// Shutdown stops accepting connections, lets in-flight requests finish
-// (bounded by drain), then stops the batcher and closes the sessions.
+// Shutdown stops accepting connections and lets in-flight requests finish
+// within drain. Requests that cannot finish by then (queued or in a batch
+// still running) are answered 503 with Retry-After shortly before the time
+// is up, so every client gets a response; then the batcher stops and the
+// sessions close. Running out of drain time is not an error.
 func (s *Server) Shutdown(drain time.Duration) error {
 	s.draining.Store(true)
 	s.log.Info("shutting down: draining in-flight requests", "max_wait", drain)
 	start := time.Now()
-	var errs []error
+	// Leave a little of the drain time for writing the 503s.
+	grace := min(drain/4, 2*time.Second)
+	abort := time.AfterFunc(drain-grace, func() {
+		if n := s.core.batch.QueueDepth(); n > 0 || len(s.slots) > 0 {
+			s.log.Warn("drain time is running out: answering unfinished requests with 503", "queued_sequences", n, "in_flight", len(s.slots))
+		}
+		s.core.Abort()
+	})
+	defer abort.Stop()
 	if err := s.app.ShutdownWithTimeout(drain); err != nil {
-		// Bounded drain: connections still open now (fasthttp counts a
-		// connection that never sent a request as busy for 5s) are cut.
+		// Connections still open now (fasthttp counts a connection that
+		// never sent a request as busy for 5s) are cut.
 		s.log.Warn("drain time is up: closing the remaining connections", "error", err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), max(drain-time.Since(start), time.Second))
+	s.core.Abort()
+	ctx, cancel := context.WithTimeout(context.Background(), max(drain-time.Since(start), 100*time.Millisecond))
 	defer cancel()
-	errs = append(errs, s.close(ctx))
+	if err := s.close(ctx); err != nil {
+		// A batch still runs on ONNX Runtime (it cannot be interrupted); its
+		// requests were answered and the process may exit under it.
+		s.log.Warn("a batch was still running at the end of the drain", "error", err)
+	}
 	s.log.Info("shut down", "took", time.Since(start).Round(time.Millisecond))
-	return errors.Join(errs...)
+	return nil
 }
 
-func (s *Server) close(ctx context.Context) error {
-	err := s.batch.Close(ctx)
-	return errors.Join(err, s.backend.Close())
-}
+func (s *Server) close(ctx context.Context) error { return s.core.Close(ctx) }
 
 type ctxKey int
 
-const timingKey ctxKey = iota
+const (
+	timingKey ctxKey = iota
+	admissionKey
+)
 
 // timing collects the phases of one request for the x-*-time headers.
 type timing struct {
@@ -386,6 +385,9 @@ func (s *Server) observe(c *fiber.Ctx) error {
 		route = "unmatched"
 	}
 	s.m.observeRequest(route, status, total)
+	if a, ok := c.Locals(admissionKey).(*admission); ok {
+		releaseOnWrite(c, a)
+	}
 	// Per-request lines are debug; failures of the server's own making are
 	// errors. 503 (warming up, draining) and 504 (overload) are expected
 	// states, visible in the metrics, and would flood the log.
@@ -435,23 +437,73 @@ func (s *Server) auth(c *fiber.Ctx) error {
 	return c.Next()
 }
 
-// admit takes a concurrency slot or refuses with 429.
-func (s *Server) admit() (func(), error) {
+// smallRequest is the body size under which a request is never refused for
+// the admitted-bytes budget: it costs little, and normal traffic keeps
+// flowing while big requests wait their turn.
+const smallRequest = 16 << 10
+
+// admit takes a concurrency slot and, for a body over smallRequest, its
+// share of MaxAdmittedBytes, or refuses with 429 (503 while draining). Both
+// are held until the response has been written (see observe), not only
+// until the handler returns: a response a client does not read still holds
+// memory.
+func (s *Server) admit(c *fiber.Ctx) error {
 	if s.draining.Load() {
-		return nil, &apiError{Status: http.StatusServiceUnavailable, Type: ErrUnhealthy, Msg: "server is shutting down", RetryAfter: 1}
+		return &apiError{Status: http.StatusServiceUnavailable, Type: ErrUnhealthy, Msg: "server is shutting down", RetryAfter: 1}
 	}
 	select {
 	case s.slots <- struct{}{}:
-		s.m.inflight.Inc()
-		return func() {
-			<-s.slots
-			s.m.inflight.Dec()
-		}, nil
 	default:
 		s.m.rejected.WithLabelValues("concurrency").Inc()
-		return nil, &apiError{Status: http.StatusTooManyRequests, Type: ErrOverloaded,
+		return &apiError{Status: http.StatusTooManyRequests, Type: ErrOverloaded,
 			Msg: fmt.Sprintf("model is overloaded: %d requests in flight, retry later", cap(s.slots)), RetryAfter: 1}
 	}
+	var weight int64
+	if n := int64(len(c.Body())); n > smallRequest {
+		weight = min(n, int64(s.cfg.MaxAdmittedBytes))
+		if s.admitted.Add(weight) > int64(s.cfg.MaxAdmittedBytes) {
+			s.admitted.Add(-weight)
+			<-s.slots
+			s.m.rejected.WithLabelValues("admitted_bytes").Inc()
+			return &apiError{Status: http.StatusTooManyRequests, Type: ErrOverloaded, RetryAfter: 1,
+				Msg: fmt.Sprintf("model is overloaded: large requests in flight hold the %d-byte budget (--max-admitted-bytes), retry later", s.cfg.MaxAdmittedBytes)}
+		}
+	}
+	s.m.inflight.Inc()
+	t := &admission{release: func() {
+		s.admitted.Add(-weight)
+		<-s.slots
+		s.m.inflight.Dec()
+	}}
+	c.Locals(admissionKey, t)
+	return nil
+}
+
+// admission is what an admitted request holds until its response is
+// written.
+type admission struct {
+	once    sync.Once
+	release func()
+}
+
+func (a *admission) done() { a.once.Do(a.release) }
+
+// releaseOnWrite hands the admission to the response: the body becomes a
+// stream fasthttp closes once it has written it (or failed to, or dropped
+// the connection), and closing releases the admission.
+func releaseOnWrite(c *fiber.Ctx, a *admission) {
+	body := bytes.Clone(c.Response().Body())
+	c.Response().SetBodyStream(&releasingBody{Reader: bytes.NewReader(body), a: a}, len(body))
+}
+
+type releasingBody struct {
+	*bytes.Reader
+	a *admission
+}
+
+func (r *releasingBody) Close() error {
+	r.a.done()
+	return nil
 }
 
 func (s *Server) health(c *fiber.Ctx) error {

@@ -2,7 +2,6 @@ package serve
 
 import (
 	"encoding/json"
-	"math"
 	"net/http"
 	"reflect"
 	"testing"
@@ -46,43 +45,6 @@ func TestParseInputs(t *testing.T) {
 			}
 			if !reflect.DeepEqual(got, tc.want) || batched != tc.batched {
 				t.Errorf("got %+v batched=%v, want %+v batched=%v", got, batched, tc.want, tc.batched)
-			}
-		})
-	}
-}
-
-func TestScores(t *testing.T) {
-	m3 := func(fn string) *ModelInfo { return &ModelInfo{Labels: []string{"a", "b", "c"}, Function: fn} }
-	for _, tc := range []struct {
-		name   string
-		m      *ModelInfo
-		logits []float32
-		raw    bool
-		topK   int
-		want   []Prediction
-	}{
-		{"softmax", m3(FuncSoftmax), []float32{0, math.Float32frombits(0x3f317218), 0}, false, 0, // ln 2
-			[]Prediction{{"b", 0.5}, {"a", 0.25}, {"c", 0.25}}},
-		{"softmax large logits do not overflow", m3(FuncSoftmax), []float32{1000, 1000, 0}, false, 2,
-			[]Prediction{{"a", 0.5}, {"b", 0.5}}},
-		{"sigmoid", m3(FuncSigmoid), []float32{0, 100, -100}, false, 0,
-			[]Prediction{{"b", 1}, {"a", 0.5}, {"c", 0}}},
-		{"raw", m3(FuncSoftmax), []float32{-1, 2, 0.5}, true, 0,
-			[]Prediction{{"b", 2}, {"c", 0.5}, {"a", -1}}},
-		{"regression", &ModelInfo{Labels: []string{"score"}, Function: FuncNone}, []float32{3.25}, false, 0,
-			[]Prediction{{"score", 3.25}}},
-		{"top_k beyond labels", m3(FuncSigmoid), []float32{0, 0, 0}, false, 10,
-			[]Prediction{{"a", 0.5}, {"b", 0.5}, {"c", 0.5}}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			got := tc.m.Scores(tc.logits, tc.raw, tc.topK)
-			if len(got) != len(tc.want) {
-				t.Fatalf("got %v, want %v", got, tc.want)
-			}
-			for i := range got {
-				if got[i].Label != tc.want[i].Label || math.Abs(got[i].Score-tc.want[i].Score) > 1e-6 {
-					t.Errorf("got %v, want %v", got, tc.want)
-				}
 			}
 		})
 	}

@@ -1,35 +1,32 @@
-//go:build !notorch
-
 package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
-	"github.com/sugarme/gotch"
 
-	"github.com/kiln-ml/kiln/internal/ort"
-	"github.com/kiln-ml/kiln/models"
-	mtorch "github.com/kiln-ml/kiln/models/torch"
+	"github.com/kiln-ml/kiln/modelio"
 	"github.com/kiln-ml/kiln/serve"
-	"github.com/kiln-ml/kiln/train"
 )
 
 func init() { addCommand(newPredictCmd()) }
 
 // prediction is one output row. Single-label: softmax scores and the top
 // label; multi-label (or one logit): sigmoid scores and every label above
-// 0.5; regression: the value. The score function is chosen, and applied to
-// the float32 logits, by the same code as kiln serve's (serve.ModelInfo), so
-// predict reports the numbers the server returns for the same text.
+// 0.5; regression: the value. The score function is modelio.Head's, the one
+// kiln serve applies, so predict reports the numbers the server returns for
+// the same text.
 type prediction struct {
 	Line   int                `json:"line"`
 	Label  string             `json:"label,omitempty"`
@@ -40,13 +37,37 @@ type prediction struct {
 	Logits []float32          `json:"logits,omitempty"`
 }
 
+// predictRun is what a backend gets: the model, the rows, and how to batch
+// and truncate them (maxLen 0 = the model's maximum).
+type predictRun struct {
+	modelDir      string
+	rows          []textRow
+	batch, maxLen int
+}
+
+// predictResult is a backend's answer: the model's head and one row of
+// logits and of scores (label order) per input row.
+type predictResult struct {
+	head   modelio.Head
+	logits [][]float32
+	scores [][]float64
+}
+
+// libtorchPredict runs the checkpoint on libtorch; nil in the libtorch-free
+// build (bin/kiln-serve), where only --backend onnx exists.
+var libtorchPredict func(ctx context.Context, r predictRun) (*predictResult, error) = predictLibtorch
+
 func newPredictCmd() *cobra.Command {
 	var (
 		modelDir, input, output, backend string
 		batch, maxLen                    int
 		withLogits, asJSON               bool
-		ro                               train.ReadOptions
+		ro                               rowOptions
 	)
+	defaultBackend := "libtorch"
+	if libtorchPredict == nil {
+		defaultBackend = "onnx"
+	}
 	cmd := &cobra.Command{
 		Use:   "predict --model DIR --input FILE [--backend libtorch|onnx] [--logits] [--json]",
 		Short: "Offline batch prediction with a trained model (libtorch or ONNX Runtime)",
@@ -54,69 +75,65 @@ func newPredictCmd() *cobra.Command {
 text_pair; labels are not needed) with the same tokenisation and score functions as
 kiln serve: softmax scores and the top label for single-label models, sigmoid scores and
 the labels above 0.5 for multi-label (or one-logit) models, the value for regression.
---logits adds the raw logits.
+--logits adds the raw logits. Rows longer than --max-length tokens (default: the
+model's maximum) are truncated.
 
---backend libtorch (default) runs DIR (config.json, model.safetensors, tokenizer.json, as
-kiln train writes it); --backend onnx runs DIR/model.onnx (from kiln export) on ONNX Runtime.
+--backend libtorch (the default of bin/kiln) runs DIR (config.json, model.safetensors,
+tokenizer.json, as kiln train writes it); --backend onnx (the only one, and the default,
+of the libtorch-free bin/kiln-serve) runs DIR/model.onnx from kiln export through
+kiln serve's own inference core on ONNX Runtime. A model whose logits do not match
+config.json's labels is refused.
 
 Output: CSV (line, label, score, score_<label>…, logit_<label>…) by default; JSON lines
 with --json or when --output ends in .jsonl. Files are written atomically.
 
 Example:
-  kiln predict --model runs/sst2 --input testdata/data/sst2/dev.csv --json --output preds.jsonl`,
+  kiln predict --model runs/sst2 --input testdata/data/sst2/dev.csv --json --output preds.jsonl
+  kiln-serve predict --model runs/sst2-onnx --backend onnx --input dev.csv`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if modelDir == "" || input == "" {
 				return fmt.Errorf("predict: --model and --input are required")
 			}
-			cfg, err := models.LoadConfig(filepath.Join(modelDir, "config.json"))
+			if batch < 1 {
+				return fmt.Errorf("--batch-size %d: must be at least 1", batch)
+			}
+			if maxLen < 0 {
+				return fmt.Errorf("--max-length %d: must not be negative (0 = the model's maximum)", maxLen)
+			}
+			rows, skipped, err := readTextRows(input, ro)
 			if err != nil {
 				return err
 			}
-			info := scoreInfo(cfg)
-			enc, err := train.LoadTokenizer(filepath.Join(modelDir, "tokenizer.json"))
-			if err != nil {
-				return err
+			if skipped > 0 {
+				fmt.Fprintf(cmd.ErrOrStderr(), "skipped %d bad rows\n", skipped)
 			}
-			ds, err := train.ReadTexts(input, ro)
-			if err != nil {
-				return err
-			}
-			if ds.Skipped > 0 {
-				fmt.Fprintf(cmd.ErrOrStderr(), "skipped %d bad rows\n", ds.Skipped)
-			}
-			data, err := train.EncodeDataset(ds, enc, maxLen)
-			if err != nil {
-				return err
-			}
-			var logits [][]float32
+			run := predictRun{modelDir: modelDir, rows: rows, batch: batch, maxLen: maxLen}
+			var res *predictResult
 			switch backend {
 			case "libtorch", "torch":
-				m, _, err := mtorch.Load(modelDir, mtorch.LoadOptions{Device: gotch.CPU})
-				if err != nil {
-					return err
+				if libtorchPredict == nil {
+					return fmt.Errorf("--backend %s: this build has no libtorch (bin/kiln-serve); use --backend onnx on an exported model, or bin/kiln", backend)
 				}
-				defer m.Free()
-				if logits, err = train.PredictLogits(m, data, batch, enc.PadID(), gotch.CPU); err != nil {
-					return err
-				}
+				res, err = libtorchPredict(cmd.Context(), run)
 			case "onnx":
-				if logits, err = predictONNX(filepath.Join(modelDir, "model.onnx"), data, batch, enc.PadID()); err != nil {
-					return err
-				}
+				res, err = predictONNX(cmd.Context(), run)
 			default:
 				return fmt.Errorf("--backend %q: want libtorch or onnx", backend)
 			}
-			preds := make([]prediction, len(logits))
-			for i, l := range logits {
-				preds[i] = toPrediction(ds.Examples[i].Line, l, info, withLogits)
+			if err != nil {
+				return err
+			}
+			preds := make([]prediction, len(res.logits))
+			for i := range res.logits {
+				preds[i] = toPrediction(rows[i].Line, res.logits[i], res.scores[i], res.head, withLogits)
 			}
 			jsonOut := asJSON || strings.HasSuffix(output, ".jsonl") || strings.HasSuffix(output, ".json")
 			write := func(w io.Writer) error {
 				if jsonOut {
 					return writePredJSONL(w, preds)
 				}
-				return writePredCSV(w, preds, info, withLogits)
+				return writePredCSV(w, preds, res.head, withLogits)
 			}
 			if output == "" || output == "-" {
 				return write(cmd.OutOrStdout())
@@ -125,14 +142,14 @@ Example:
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&modelDir, "model", "", "trained model directory (config.json, model.safetensors, tokenizer.json)")
+	f.StringVar(&modelDir, "model", "", "model directory: a checkpoint (libtorch) or an export (onnx)")
 	f.StringVar(&input, "input", "", "rows to score (.csv, .tsv, .jsonl)")
 	f.StringVar(&output, "output", "-", "output file (- for stdout); .jsonl/.json gives JSON lines")
-	f.StringVar(&backend, "backend", "libtorch", "libtorch (the checkpoint) or onnx (DIR/model.onnx on ONNX Runtime)")
+	f.StringVar(&backend, "backend", defaultBackend, "libtorch (the checkpoint) or onnx (DIR/model.onnx on ONNX Runtime)")
 	f.BoolVar(&withLogits, "logits", false, "also write the raw logits")
 	f.BoolVar(&asJSON, "json", false, "write JSON lines instead of CSV")
 	f.IntVar(&batch, "batch-size", 64, "rows per forward pass")
-	f.IntVar(&maxLen, "max-length", 128, "truncate rows to this many tokens")
+	f.IntVar(&maxLen, "max-length", 0, "truncate rows to this many tokens (0 = the model's maximum)")
 	f.StringVar(&ro.TextColumn, "text-column", "text", "text column / JSON field")
 	f.StringVar(&ro.PairColumn, "pair-column", "text_pair", "second text column (used when present)")
 	f.StringVar(&ro.Format, "format", "", "csv, tsv or jsonl (default: by extension)")
@@ -140,36 +157,47 @@ Example:
 	return cmd
 }
 
-// scoreInfo is the part of serve.ModelInfo that maps logits to scores,
-// chosen from config.json by the same rule as serve.LoadModelInfo.
-func scoreInfo(cfg *models.Config) *serve.ModelInfo {
-	n := cfg.NumLabels()
-	m := &serve.ModelInfo{ProblemType: cfg.ProblemType, Labels: make([]string, n)}
-	for i := range m.Labels {
-		if l, ok := cfg.ID2Label[i]; ok {
-			m.Labels[i] = l
-		} else {
-			m.Labels[i] = fmt.Sprintf("LABEL_%d", i)
+// predictONNX runs an export directory through kiln serve's inference core
+// (serve.Infer): the same tokeniser, truncation, batcher, ONNX Runtime
+// runner, label check and score function as the server.
+func predictONNX(ctx context.Context, r predictRun) (*predictResult, error) {
+	// Offline: no per-request limits beyond the model's length, and chunks
+	// of rows handed to the batcher at once.
+	chunk := max(r.batch*8, 256)
+	cfg := serve.Defaults()
+	cfg.ModelDir, cfg.MaxInputLength, cfg.Warmup = r.modelDir, r.maxLen, false
+	cfg.MaxBatchSize, cfg.MaxBatchTokens, cfg.MaxBatchPadding = r.batch, r.batch<<16, 0
+	cfg.MaxQueue, cfg.MaxInputsPerRequest = chunk, chunk
+	cfg.MaxTextChars, cfg.MaxRequestChars, cfg.MaxRequestTokens = math.MaxInt, math.MaxInt, math.MaxInt
+	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	inf, err := serve.NewInfer(cfg, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer inf.Close(context.Background())
+	res := &predictResult{head: inf.Model().Head}
+	for start := 0; start < len(r.rows); start += chunk {
+		rows := r.rows[start:min(start+chunk, len(r.rows))]
+		in := make([]serve.TextInput, len(rows))
+		for i, row := range rows {
+			in[i] = serve.TextInput{Text: row.Text, Pair: row.Pair, IsPair: row.HasPair}
 		}
+		out, err := inf.Predict(ctx, in, serve.PredictOptions{Truncate: true})
+		if err != nil {
+			return nil, fmt.Errorf("%s: rows on lines %d–%d: %w", r.modelDir, rows[0].Line, rows[len(rows)-1].Line, err)
+		}
+		res.logits = append(res.logits, out.Logits...)
+		res.scores = append(res.scores, out.Scores...)
 	}
-	switch {
-	case cfg.ProblemType == models.ProblemRegression:
-		m.Function = serve.FuncNone
-	case cfg.ProblemType == models.ProblemMultiLabel || n == 1:
-		m.Function = serve.FuncSigmoid
-	default:
-		m.Function = serve.FuncSoftmax
-	}
-	return m
+	return res, nil
 }
 
-func toPrediction(line int, logits []float32, info *serve.ModelInfo, withLogits bool) prediction {
+func toPrediction(line int, logits []float32, row []float64, head modelio.Head, withLogits bool) prediction {
 	p := prediction{Line: line}
 	if withLogits {
 		p.Logits = logits
 	}
-	row := info.Values(logits, false)
-	if info.Function == serve.FuncNone {
+	if head.Function == modelio.FuncNone {
 		v := row[0]
 		p.Value = &v
 		return p
@@ -177,17 +205,17 @@ func toPrediction(line int, logits []float32, info *serve.ModelInfo, withLogits 
 	p.Scores = map[string]float64{}
 	best := 0
 	for j, v := range row {
-		p.Scores[info.Labels[j]] = v
+		p.Scores[head.Labels[j]] = v
 		if v > row[best] {
 			best = j
 		}
-		if info.Function == serve.FuncSigmoid && v > 0.5 {
-			p.Labels = append(p.Labels, info.Labels[j])
+		if head.Function == modelio.FuncSigmoid && v > 0.5 {
+			p.Labels = append(p.Labels, head.Labels[j])
 		}
 	}
-	if info.Function == serve.FuncSoftmax {
+	if head.Function == modelio.FuncSoftmax {
 		s := row[best]
-		p.Label, p.Score = info.Labels[best], &s
+		p.Label, p.Score = head.Labels[best], &s
 	}
 	return p
 }
@@ -203,20 +231,20 @@ func writePredJSONL(w io.Writer, preds []prediction) error {
 	return bw.Flush()
 }
 
-func writePredCSV(w io.Writer, preds []prediction, info *serve.ModelInfo, withLogits bool) error {
+func writePredCSV(w io.Writer, preds []prediction, head modelio.Head, withLogits bool) error {
 	cw := csv.NewWriter(w)
-	head := []string{"line", "label", "score"}
-	if info.Function != serve.FuncNone {
-		for _, l := range info.Labels {
-			head = append(head, "score_"+l)
+	h := []string{"line", "label", "score"}
+	if head.Function != modelio.FuncNone {
+		for _, l := range head.Labels {
+			h = append(h, "score_"+l)
 		}
 	}
 	if withLogits {
-		for _, l := range info.Labels {
-			head = append(head, "logit_"+l)
+		for _, l := range head.Labels {
+			h = append(h, "logit_"+l)
 		}
 	}
-	if err := cw.Write(head); err != nil {
+	if err := cw.Write(h); err != nil {
 		return err
 	}
 	ff := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
@@ -230,8 +258,8 @@ func writePredCSV(w io.Writer, preds []prediction, info *serve.ModelInfo, withLo
 		default:
 			rec[1] = strings.Join(p.Labels, "|")
 		}
-		if info.Function != serve.FuncNone {
-			for _, l := range info.Labels {
+		if head.Function != modelio.FuncNone {
+			for _, l := range head.Labels {
 				rec = append(rec, ff(p.Scores[l]))
 			}
 		}
@@ -268,61 +296,4 @@ func writePredFile(path string, write func(io.Writer) error) error {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
-}
-
-// predictONNX runs an exported model on ONNX Runtime with the same
-// tokenisation and padding as the libtorch path and returns the logits.
-func predictONNX(path string, data []train.Encoded, batch, padID int) ([][]float32, error) {
-	if err := ort.Init(""); err != nil {
-		return nil, err
-	}
-	s, err := ort.NewSession(path, ort.Options{})
-	if err != nil {
-		return nil, err
-	}
-	defer s.Close()
-	names := map[string]bool{}
-	for _, n := range s.InputNames() {
-		names[n] = true
-	}
-	var out [][]float32
-	for start := 0; start < len(data); start += batch {
-		rows := data[start:min(start+batch, len(data))]
-		seq := 0
-		for _, r := range rows {
-			seq = max(seq, len(r.IDs))
-		}
-		shape := []int64{int64(len(rows)), int64(seq)}
-		ids, mask, types := make([]int64, len(rows)*seq), make([]int64, len(rows)*seq), make([]int64, len(rows)*seq)
-		for i, r := range rows {
-			for j := 0; j < seq; j++ {
-				k := i*seq + j
-				if j < len(r.IDs) {
-					ids[k], mask[k], types[k] = int64(r.IDs[j]), 1, int64(r.TypeIDs[j])
-				} else {
-					ids[k] = int64(padID)
-				}
-			}
-		}
-		in := map[string]ort.Int64Tensor{"input_ids": {Shape: shape, Data: ids}}
-		if names["attention_mask"] {
-			in["attention_mask"] = ort.Int64Tensor{Shape: shape, Data: mask}
-		}
-		if names["token_type_ids"] {
-			in["token_type_ids"] = ort.Int64Tensor{Shape: shape, Data: types}
-		}
-		res, err := s.Run(in)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		lg, ok := res["logits"]
-		if !ok {
-			return nil, fmt.Errorf("%s: model has no \"logits\" output (outputs: %v)", path, s.OutputNames())
-		}
-		w := int(lg.Shape[len(lg.Shape)-1])
-		for i := range rows {
-			out = append(out, lg.Data[i*w:(i+1)*w:(i+1)*w])
-		}
-	}
-	return out, nil
 }

@@ -12,22 +12,20 @@ import (
 	"time"
 
 	"github.com/kiln-ml/kiln/internal/ort"
+	"github.com/kiln-ml/kiln/modelio"
+	"github.com/kiln-ml/kiln/serve/batcher"
 )
 
-// Names of the graph inputs and outputs kiln's export writes (the same names
-// HF Optimum uses).
+// Input is one tokenised sequence, unpadded (the batcher's).
+type Input = batcher.Input
+
+// The graph names this backend feeds and reads (modelio's contract).
 const (
-	InputIDs      = "input_ids"
-	AttentionMask = "attention_mask"
-	TokenTypeIDs  = "token_type_ids"
-	LogitsOutput  = "logits"
+	InputIDs      = modelio.InputIDs
+	AttentionMask = modelio.AttentionMask
+	TokenTypeIDs  = modelio.TokenTypeIDs
+	LogitsOutput  = modelio.OutputLogits
 )
-
-// Input is one tokenised sequence, unpadded.
-type Input struct {
-	IDs     []int64
-	TypeIDs []int64 // nil or the same length as IDs
-}
 
 // Options configures an ORT backend.
 type Options struct {
@@ -157,43 +155,31 @@ func (o *ORT) Run(ctx context.Context, in []Input) ([][]float32, error) {
 }
 
 func (o *ORT) run(s *ort.Session, in []Input) ([][]float32, error) {
-	seq := 0
-	for _, x := range in {
-		seq = max(seq, len(x.IDs))
-	}
-	if seq == 0 {
-		return nil, errors.New("backend: every sequence in the batch is empty")
-	}
-	b := len(in)
-	ids, mask := make([]int64, b*seq), make([]int64, b*seq)
-	var types []int64
+	ids := make([][]int64, len(in))
+	var types [][]int64
 	if o.typeIDs {
-		types = make([]int64, b*seq)
+		types = make([][]int64, len(in))
 	}
 	for i, x := range in {
-		row := ids[i*seq : (i+1)*seq]
-		copy(row, x.IDs)
-		for j := len(x.IDs); j < seq; j++ {
-			row[j] = o.padID
-		}
-		m := mask[i*seq : i*seq+len(x.IDs)]
-		for j := range m {
-			m[j] = 1
-		}
-		if types != nil && x.TypeIDs != nil {
-			if len(x.TypeIDs) != len(x.IDs) {
-				return nil, fmt.Errorf("backend: sequence %d has %d ids but %d type ids", i, len(x.IDs), len(x.TypeIDs))
-			}
-			copy(types[i*seq:], x.TypeIDs)
+		ids[i] = x.IDs
+		if types != nil {
+			types[i] = x.TypeIDs
 		}
 	}
-	shape := []int64{int64(b), int64(seq)}
+	batch, err := modelio.Pad(ids, types, o.padID)
+	if err != nil {
+		return nil, fmt.Errorf("backend: %w", err)
+	}
+	if batch.Seq == 0 {
+		return nil, errors.New("backend: every sequence in the batch is empty")
+	}
+	b, seq := batch.Batch, batch.Seq
 	feeds := map[string]ort.Int64Tensor{
-		InputIDs:      {Shape: shape, Data: ids},
-		AttentionMask: {Shape: shape, Data: mask},
+		InputIDs:      {Shape: batch.Shape(), Data: batch.InputIDs},
+		AttentionMask: {Shape: batch.Shape(), Data: batch.AttentionMask},
 	}
-	if types != nil {
-		feeds[TokenTypeIDs] = ort.Int64Tensor{Shape: shape, Data: types}
+	if o.typeIDs {
+		feeds[TokenTypeIDs] = ort.Int64Tensor{Shape: batch.Shape(), Data: batch.TokenTypesOrZeros()}
 	}
 	out, err := s.Run(feeds)
 	if err != nil {
@@ -219,10 +205,26 @@ type Shape struct{ Batch, SeqLen int }
 
 // Warmup runs every shape once on every session, so that the first real
 // requests do not pay for ONNX Runtime's lazy allocations and kernel
-// selection. It returns how long it took.
+// selection. It borrows the sessions from the pool like Run does (traffic
+// may already be running): a warmed session stays out of the pool until
+// every session is warm, so each one is warmed exactly once. It returns how
+// long it took.
 func (o *ORT) Warmup(ctx context.Context, shapes []Shape) (time.Duration, error) {
 	start := time.Now()
-	for _, s := range o.all {
+	held := make([]*ort.Session, 0, len(o.all))
+	defer func() {
+		for _, s := range held {
+			o.pool <- s
+		}
+	}()
+	for range o.all {
+		var s *ort.Session
+		select {
+		case s = <-o.pool:
+		case <-ctx.Done():
+			return time.Since(start), ctx.Err()
+		}
+		held = append(held, s)
 		for _, sh := range shapes {
 			if err := ctx.Err(); err != nil {
 				return time.Since(start), err

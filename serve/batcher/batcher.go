@@ -15,18 +15,23 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/kiln-ml/kiln/serve/backend"
 )
+
+// Input is one tokenised sequence, unpadded.
+type Input struct {
+	IDs     []int64
+	TypeIDs []int64 // nil or the same length as IDs
+}
 
 // Runner executes one batch and returns one row per sequence, in order. It
 // is called from up to Config.Workers goroutines at once.
 type Runner interface {
-	Run(ctx context.Context, in []backend.Input) ([][]float32, error)
+	Run(ctx context.Context, in []Input) ([][]float32, error)
 }
 
 // Observer receives the batcher's measurements (serve turns them into
@@ -55,7 +60,26 @@ var (
 	ErrTooLarge  = errors.New("request has more sequences than the queue holds")
 	// ErrClientGone is the error a request gets when its client left.
 	ErrClientGone = errors.New("client went away")
+	// ErrDeadline is the error of a request dropped from the queue because
+	// its deadline passed, or would pass before its batch could finish.
+	ErrDeadline = fmt.Errorf("deadline too close to run: %w", context.DeadlineExceeded)
 )
+
+// OverloadedError refuses a request at once because the work queued ahead
+// of it would not finish before its deadline.
+type OverloadedError struct {
+	Wait, Left time.Duration // estimated queue wait; time left before the deadline
+}
+
+func (e *OverloadedError) Error() string {
+	return fmt.Sprintf("overloaded: the queued work needs about %v, the request has %v left", e.Wait.Round(time.Millisecond), e.Left.Round(time.Millisecond))
+}
+
+// RetryAfter is a whole number of seconds after which the queue should have
+// room, at least 1.
+func (e *OverloadedError) RetryAfter() int {
+	return max(1, int(math.Ceil((e.Wait - e.Left).Seconds())))
+}
 
 // BackendError wraps an error of the Runner: the batch this request's
 // sequences ran in failed.
@@ -133,6 +157,7 @@ type Result struct {
 // request is one Submit call; its sequences may run in several batches.
 type request struct {
 	ctx      context.Context
+	deadline time.Time // zero: none
 	gone     func() bool
 	enqueued time.Time
 	done     chan struct{}
@@ -153,17 +178,23 @@ type request struct {
 type entry struct {
 	req *request
 	idx int
-	in  backend.Input
+	in  Input
 	n   int // sequence length
 }
 
 // Batcher is the queue plus the batching loop. Create with New, stop with
 // Close.
 type Batcher struct {
-	cfg    Config
-	run    Runner
-	in     chan []*entry
-	queued atomic.Int64 // sequences submitted and not yet in a batch or dropped
+	cfg          Config
+	run          Runner
+	in           chan []*entry
+	queued       atomic.Int64 // sequences submitted and not yet in a batch or dropped
+	queuedTokens atomic.Int64 // their tokens
+	// secPerToken is the measured cost of one padded token (float64 bits),
+	// an exponential average over batches; 0 until the first batch ran.
+	secPerToken atomic.Uint64
+
+	live sync.Map // *request → struct{}: submitted and not yet answered
 
 	closeMu sync.RWMutex
 	closed  bool
@@ -192,12 +223,47 @@ func (b *Batcher) Config() Config { return b.cfg }
 // QueueDepth is the number of sequences waiting for a batch.
 func (b *Batcher) QueueDepth() int { return int(b.queued.Load()) }
 
+// QueuedTokens is the number of tokens waiting for a batch.
+func (b *Batcher) QueuedTokens() int { return int(b.queuedTokens.Load()) }
+
+// EstimatedWait is how long tokens more would take to run after what is
+// queued now, from the measured cost per padded token (0 before any batch
+// ran: nothing is known yet).
+func (b *Batcher) EstimatedWait(tokens int) time.Duration {
+	spt := math.Float64frombits(b.secPerToken.Load())
+	q := float64(b.queuedTokens.Load()+int64(tokens)) / float64(b.cfg.Workers)
+	return time.Duration(spt * q * float64(time.Second))
+}
+
+// measure folds one batch's cost per padded token into the average.
+func (b *Batcher) measure(tokens int, took time.Duration) {
+	if tokens <= 0 {
+		return
+	}
+	x := took.Seconds() / float64(tokens)
+	for {
+		old := b.secPerToken.Load()
+		v := math.Float64frombits(old)
+		if v == 0 {
+			v = x
+		} else {
+			v = 0.8*v + 0.2*x
+		}
+		if b.secPerToken.CompareAndSwap(old, math.Float64bits(v)) {
+			return
+		}
+	}
+}
+
 // Submit queues the sequences and waits for their rows. gone, if not nil,
 // reports whether the client has left; it is asked just before a batch
 // starts. Submit returns ctx's error when ctx ends first (its sequences are
 // then dropped, not run), ErrQueueFull when the queue cannot take them all,
-// ErrClientGone when gone said so, and a *BackendError when a batch failed.
-func (b *Batcher) Submit(ctx context.Context, in []backend.Input, gone func() bool) (*Result, error) {
+// an *OverloadedError at once when ctx's deadline comes before the queued
+// work ahead could finish, ErrDeadline when the deadline came while queued,
+// ErrClientGone when gone said so, ErrClosed when Abort ended it, and a
+// *BackendError when a batch failed.
+func (b *Batcher) Submit(ctx context.Context, in []Input, gone func() bool) (*Result, error) {
 	if len(in) == 0 {
 		return &Result{}, nil
 	}
@@ -208,9 +274,17 @@ func (b *Batcher) Submit(ctx context.Context, in []backend.Input, gone func() bo
 		ctx: ctx, gone: gone, enqueued: time.Now(), done: make(chan struct{}),
 		rows: make([][]float32, len(in)), remaining: len(in),
 	}
+	r.deadline, _ = ctx.Deadline()
 	es := make([]*entry, len(in))
+	tokens := 0
 	for i, x := range in {
 		es[i] = &entry{req: r, idx: i, in: x, n: len(x.IDs)}
+		tokens += len(x.IDs)
+	}
+	if !r.deadline.IsZero() {
+		if wait, left := b.EstimatedWait(tokens), time.Until(r.deadline); wait > left {
+			return nil, &OverloadedError{Wait: wait, Left: left}
+		}
 	}
 	b.closeMu.RLock()
 	if b.closed {
@@ -224,6 +298,9 @@ func (b *Batcher) Submit(ctx context.Context, in []backend.Input, gone func() bo
 		b.closeMu.RUnlock()
 		return nil, ErrQueueFull
 	}
+	b.queuedTokens.Add(int64(tokens))
+	b.live.Store(r, struct{}{})
+	defer b.live.Delete(r)
 	b.in <- es
 	b.closeMu.RUnlock()
 
@@ -238,6 +315,22 @@ func (b *Batcher) Submit(ctx context.Context, in []backend.Input, gone func() bo
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
+}
+
+// Abort ends every request submitted and not yet answered with ErrClosed
+// (queued sequences are dropped; rows of batches already running are thrown
+// away), so that a server out of drain time can answer them at once.
+func (b *Batcher) Abort() {
+	b.closeMu.Lock()
+	if !b.closed {
+		b.closed = true
+		close(b.stop)
+	}
+	b.closeMu.Unlock()
+	b.live.Range(func(k, _ any) bool {
+		k.(*request).fail(ErrClosed)
+		return true
+	})
 }
 
 // Close stops accepting sequences, runs everything already queued (without
@@ -344,8 +437,14 @@ func (b *Batcher) stopChan(seen bool) <-chan struct{} {
 
 // live reports whether r still wants its rows; gone() (a system call for a
 // real connection) is asked at most once per batch formation.
-func (r *request) live(gen uint64) (bool, string) {
+func (r *request) live(gen uint64, now time.Time, minRun time.Duration) (bool, string) {
 	if r.ctx.Err() != nil {
+		return false, DropCancelled
+	}
+	if !r.deadline.IsZero() && r.deadline.Before(now.Add(minRun)) {
+		// It cannot finish in time: running it would only waste the
+		// batch's time on an answer nobody gets.
+		r.fail(ErrDeadline)
 		return false, DropCancelled
 	}
 	if r.gone != nil {
@@ -377,9 +476,15 @@ func (r *request) live(gen uint64) (bool, string) {
 func (b *Batcher) form(pending []*entry, gen uint64) (rest, batch []*entry) {
 	live := pending[:0]
 	dropped := map[string]int{}
+	droppedTokens := 0
+	now := time.Now()
+	spt := math.Float64frombits(b.secPerToken.Load())
 	for _, e := range pending {
-		if ok, why := e.req.live(gen); !ok {
+		// A sequence alone is the shortest batch it can run in.
+		minRun := time.Duration(spt * float64(e.n) * float64(time.Second))
+		if ok, why := e.req.live(gen, now, minRun); !ok {
 			dropped[why]++
+			droppedTokens += e.n
 			continue
 		}
 		live = append(live, e)
@@ -387,6 +492,7 @@ func (b *Batcher) form(pending []*entry, gen uint64) (rest, batch []*entry) {
 	for i := len(live); i < len(pending); i++ {
 		pending[i] = nil
 	}
+	b.queuedTokens.Add(-int64(droppedTokens))
 	for why, n := range dropped {
 		b.queued.Add(-int64(n))
 		b.cfg.Observer.Dropped(n, why)
@@ -437,6 +543,7 @@ func (b *Batcher) form(pending []*entry, gen uint64) (rest, batch []*entry) {
 		live[i] = nil
 	}
 	b.queued.Add(-int64(len(batch)))
+	b.queuedTokens.Add(-int64(real))
 	return rest, batch
 }
 
@@ -444,7 +551,7 @@ func (b *Batcher) form(pending []*entry, gen uint64) (rest, batch []*entry) {
 func (b *Batcher) execute(batch []*entry, finished chan<- struct{}) {
 	defer func() { finished <- struct{}{} }()
 	start := time.Now()
-	in := make([]backend.Input, len(batch))
+	in := make([]Input, len(batch))
 	waits := make([]time.Duration, len(batch))
 	longest := 0
 	for i, e := range batch {
@@ -455,6 +562,9 @@ func (b *Batcher) execute(batch []*entry, finished chan<- struct{}) {
 	b.cfg.Observer.BatchStarted(len(batch), longest*len(batch), waits)
 	rows, err := b.runSafely(in)
 	end := time.Now()
+	if err == nil {
+		b.measure(longest*len(batch), end.Sub(start))
+	}
 	b.cfg.Observer.BatchDone(len(batch), end.Sub(start), err)
 	if err == nil && len(rows) != len(batch) {
 		err = fmt.Errorf("backend returned %d rows for %d sequences", len(rows), len(batch))
@@ -491,7 +601,7 @@ func (b *Batcher) execute(batch []*entry, finished chan<- struct{}) {
 
 // runSafely turns a panic in the runner into an error for this batch, so a
 // bug in one batch cannot take the server down.
-func (b *Batcher) runSafely(in []backend.Input) (rows [][]float32, err error) {
+func (b *Batcher) runSafely(in []Input) (rows [][]float32, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("backend panicked: %v", p)

@@ -8,8 +8,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/kiln-ml/kiln/serve/backend"
 )
 
 // fakeRunner is a backend whose row for a sequence is [len, sum of ids], so
@@ -21,11 +19,11 @@ type fakeRunner struct {
 	gate    chan struct{} // when set, each Run waits for a token
 	started chan struct{} // when set, each Run signals its start
 	delay   time.Duration
-	failIf  func(in []backend.Input) error
-	panicIf func(in []backend.Input) bool
+	failIf  func(in []Input) error
+	panicIf func(in []Input) bool
 }
 
-func (f *fakeRunner) Run(_ context.Context, in []backend.Input) ([][]float32, error) {
+func (f *fakeRunner) Run(_ context.Context, in []Input) ([][]float32, error) {
 	if f.started != nil {
 		f.started <- struct{}{}
 	}
@@ -68,12 +66,12 @@ func (f *fakeRunner) batchLens() [][]int {
 }
 
 // seq makes a sequence of n ids whose first id tags it.
-func seq(tag int64, n int) backend.Input {
+func seq(tag int64, n int) Input {
 	ids := make([]int64, n)
 	for i := range ids {
 		ids[i] = tag
 	}
-	return backend.Input{IDs: ids}
+	return Input{IDs: ids}
 }
 
 type countingObserver struct {
@@ -166,7 +164,7 @@ func TestConcurrentRequestsAreBatched(t *testing.T) {
 				go func() {
 					defer wg.Done()
 					in := seq(int64(i+1), 1+i%7)
-					res, err := b.Submit(context.Background(), []backend.Input{in}, nil)
+					res, err := b.Submit(context.Background(), []Input{in}, nil)
 					if err != nil {
 						errs <- err
 						return
@@ -210,7 +208,7 @@ func TestBudgetsAndLengthGrouping(t *testing.T) {
 	// Occupy the only worker.
 	first := make(chan error, 1)
 	go func() {
-		_, err := b.Submit(context.Background(), []backend.Input{seq(1000, 3)}, nil)
+		_, err := b.Submit(context.Background(), []Input{seq(1000, 3)}, nil)
 		first <- err
 	}()
 	<-r.started
@@ -223,7 +221,7 @@ func TestBudgetsAndLengthGrouping(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if _, err := b.Submit(context.Background(), []backend.Input{seq(int64(i+1), n)}, nil); err != nil {
+			if _, err := b.Submit(context.Background(), []Input{seq(int64(i+1), n)}, nil); err != nil {
 				t.Error(err)
 			}
 		}()
@@ -268,7 +266,7 @@ func TestMaxPadding(t *testing.T) {
 	b := newBatcher(t, Config{MaxBatchSize: 8, MaxBatchTokens: 1000, MaxPadding: 0.2, QueueSize: 100}, r)
 	first := make(chan error, 1)
 	go func() {
-		_, err := b.Submit(context.Background(), []backend.Input{seq(99, 2)}, nil)
+		_, err := b.Submit(context.Background(), []Input{seq(99, 2)}, nil)
 		first <- err
 	}()
 	<-r.started
@@ -276,7 +274,7 @@ func TestMaxPadding(t *testing.T) {
 	done := make(chan error, 4)
 	for i, n := range []int{10, 30, 11, 12} {
 		go func() {
-			_, err := b.Submit(context.Background(), []backend.Input{seq(int64(i+1), n)}, nil)
+			_, err := b.Submit(context.Background(), []Input{seq(int64(i+1), n)}, nil)
 			done <- err
 		}()
 		for b.QueueDepth() < i+1 {
@@ -302,7 +300,7 @@ func TestMaxPadding(t *testing.T) {
 func TestOversizedSequenceRunsAlone(t *testing.T) {
 	r := &fakeRunner{}
 	b := newBatcher(t, Config{MaxBatchSize: 4, MaxBatchTokens: 10, QueueSize: 10}, r)
-	res, err := b.Submit(context.Background(), []backend.Input{seq(1, 50)}, nil)
+	res, err := b.Submit(context.Background(), []Input{seq(1, 50)}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -316,7 +314,7 @@ func TestOversizedSequenceRunsAlone(t *testing.T) {
 func TestMultiSequenceRequest(t *testing.T) {
 	r := &fakeRunner{}
 	b := newBatcher(t, Config{MaxBatchSize: 3, MaxBatchTokens: 100, QueueSize: 20}, r)
-	var in []backend.Input
+	var in []Input
 	for i := range 10 {
 		in = append(in, seq(int64(i+1), 1+i%4))
 	}
@@ -338,17 +336,17 @@ func TestQueueFull(t *testing.T) {
 	r := &fakeRunner{gate: make(chan struct{}), started: make(chan struct{}, 10)}
 	b := newBatcher(t, Config{MaxBatchSize: 1, MaxBatchTokens: 100, QueueSize: 3}, r)
 	defer close(r.gate)
-	go b.Submit(context.Background(), []backend.Input{seq(1, 2)}, nil) // occupies the worker
+	go b.Submit(context.Background(), []Input{seq(1, 2)}, nil) // occupies the worker
 	<-r.started
-	go b.Submit(context.Background(), []backend.Input{seq(2, 2), seq(3, 2)}, nil)
+	go b.Submit(context.Background(), []Input{seq(2, 2), seq(3, 2)}, nil)
 	for b.QueueDepth() < 2 {
 		time.Sleep(time.Millisecond)
 	}
-	_, err := b.Submit(context.Background(), []backend.Input{seq(4, 2), seq(5, 2)}, nil)
+	_, err := b.Submit(context.Background(), []Input{seq(4, 2), seq(5, 2)}, nil)
 	if !errors.Is(err, ErrQueueFull) {
 		t.Fatalf("Submit into a full queue: %v, want ErrQueueFull", err)
 	}
-	_, err = b.Submit(context.Background(), make([]backend.Input, 4), nil)
+	_, err = b.Submit(context.Background(), make([]Input, 4), nil)
 	if !errors.Is(err, ErrTooLarge) {
 		t.Fatalf("Submit larger than the queue: %v, want ErrTooLarge", err)
 	}
@@ -362,26 +360,26 @@ func TestAbandonedRequestsAreDropped(t *testing.T) {
 	b := newBatcher(t, Config{MaxBatchSize: 8, MaxBatchTokens: 100, QueueSize: 10, Observer: obs}, r)
 	blocker := make(chan error, 1)
 	go func() {
-		_, err := b.Submit(context.Background(), []backend.Input{seq(1, 2)}, nil)
+		_, err := b.Submit(context.Background(), []Input{seq(1, 2)}, nil)
 		blocker <- err
 	}()
 	<-r.started
 
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
-	_, err := b.Submit(ctx, []backend.Input{seq(2, 2)}, nil)
+	_, err := b.Submit(ctx, []Input{seq(2, 2)}, nil)
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("timed-out Submit: %v", err)
 	}
 	var left atomic.Bool
 	goneErr := make(chan error, 1)
 	go func() {
-		_, err := b.Submit(context.Background(), []backend.Input{seq(3, 2), seq(4, 2)}, func() bool { return left.Load() })
+		_, err := b.Submit(context.Background(), []Input{seq(3, 2), seq(4, 2)}, func() bool { return left.Load() })
 		goneErr <- err
 	}()
 	okErr := make(chan error, 1)
 	go func() {
-		_, err := b.Submit(context.Background(), []backend.Input{seq(5, 2)}, func() bool { return false })
+		_, err := b.Submit(context.Background(), []Input{seq(5, 2)}, func() bool { return false })
 		okErr <- err
 	}()
 	for b.QueueDepth() < 4 {
@@ -425,23 +423,23 @@ func TestBackendFailureIsContained(t *testing.T) {
 		name string
 		r    *fakeRunner
 	}{
-		{"error", &fakeRunner{failIf: func(in []backend.Input) error {
+		{"error", &fakeRunner{failIf: func(in []Input) error {
 			if in[0].IDs[0] == 666 {
 				return errors.New("onnxruntime: bad input")
 			}
 			return nil
 		}}},
-		{"panic", &fakeRunner{panicIf: func(in []backend.Input) bool { return in[0].IDs[0] == 666 }}},
+		{"panic", &fakeRunner{panicIf: func(in []Input) bool { return in[0].IDs[0] == 666 }}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			obs := &countingObserver{}
 			b := newBatcher(t, Config{MaxBatchSize: 1, MaxBatchTokens: 100, QueueSize: 10, Observer: obs}, tc.r)
-			_, err := b.Submit(context.Background(), []backend.Input{seq(666, 3)}, nil)
+			_, err := b.Submit(context.Background(), []Input{seq(666, 3)}, nil)
 			var be *BackendError
 			if !errors.As(err, &be) {
 				t.Fatalf("failing batch: %v, want *BackendError", err)
 			}
-			res, err := b.Submit(context.Background(), []backend.Input{seq(7, 3)}, nil)
+			res, err := b.Submit(context.Background(), []Input{seq(7, 3)}, nil)
 			if err != nil || res.Rows[0][1] != 21 {
 				t.Fatalf("after a failed batch: %v %v", res, err)
 			}
@@ -456,7 +454,7 @@ func TestMaxDelay(t *testing.T) {
 	r := &fakeRunner{}
 	b := newBatcher(t, Config{MaxBatchSize: 4, MaxBatchTokens: 100, MaxDelay: 150 * time.Millisecond, QueueSize: 10}, r)
 	start := time.Now()
-	if _, err := b.Submit(context.Background(), []backend.Input{seq(1, 2)}, nil); err != nil {
+	if _, err := b.Submit(context.Background(), []Input{seq(1, 2)}, nil); err != nil {
 		t.Fatal(err)
 	}
 	if took := time.Since(start); took < 150*time.Millisecond {
@@ -465,7 +463,7 @@ func TestMaxDelay(t *testing.T) {
 	// A full batch does not wait for the delay.
 	b2 := newBatcher(t, Config{MaxBatchSize: 4, MaxBatchTokens: 100, MaxDelay: 5 * time.Second, QueueSize: 10}, r)
 	start = time.Now()
-	if _, err := b2.Submit(context.Background(), []backend.Input{seq(1, 2), seq(2, 2), seq(3, 2), seq(4, 2)}, nil); err != nil {
+	if _, err := b2.Submit(context.Background(), []Input{seq(1, 2), seq(2, 2), seq(3, 2), seq(4, 2)}, nil); err != nil {
 		t.Fatal(err)
 	}
 	if took := time.Since(start); took > 2*time.Second {
@@ -483,7 +481,7 @@ func TestCloseDrains(t *testing.T) {
 	errs := make(chan error, 6)
 	for i := range 6 {
 		go func() {
-			_, err := b.Submit(context.Background(), []backend.Input{seq(int64(i+1), 2)}, nil)
+			_, err := b.Submit(context.Background(), []Input{seq(int64(i+1), 2)}, nil)
 			errs <- err
 		}()
 	}
@@ -496,7 +494,7 @@ func TestCloseDrains(t *testing.T) {
 	for !b.isClosed() {
 		time.Sleep(time.Millisecond)
 	}
-	if _, err := b.Submit(context.Background(), []backend.Input{seq(9, 2)}, nil); !errors.Is(err, ErrClosed) {
+	if _, err := b.Submit(context.Background(), []Input{seq(9, 2)}, nil); !errors.Is(err, ErrClosed) {
 		t.Errorf("Submit after Close: %v, want ErrClosed", err)
 	}
 	go func() {

@@ -1,0 +1,68 @@
+//go:build !notorch
+
+package main
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+
+	"github.com/sugarme/gotch"
+
+	"github.com/kiln-ml/kiln/modelio"
+	"github.com/kiln-ml/kiln/models"
+	mtorch "github.com/kiln-ml/kiln/models/torch"
+	"github.com/kiln-ml/kiln/train"
+)
+
+// predictLibtorch runs a checkpoint directory on libtorch (CPU), with the
+// trainer's tokeniser and the same truncation and score function as the
+// ONNX path.
+func predictLibtorch(ctx context.Context, r predictRun) (*predictResult, error) {
+	cfg, err := models.LoadConfig(filepath.Join(r.modelDir, modelio.ConfigFile))
+	if err != nil {
+		return nil, err
+	}
+	head, err := modelio.HeadOf(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", r.modelDir, err)
+	}
+	maxLen := r.maxLen
+	if limit, err := modelio.MaxLength(r.modelDir, cfg); err != nil {
+		return nil, err
+	} else if maxLen == 0 || maxLen > limit {
+		maxLen = limit
+	}
+	enc, err := train.LoadTokenizer(filepath.Join(r.modelDir, modelio.TokenizerFile))
+	if err != nil {
+		return nil, err
+	}
+	ds := &train.Dataset{File: r.modelDir, Examples: make([]train.Example, len(r.rows))}
+	for i, row := range r.rows {
+		ds.Examples[i] = train.Example{Text: row.Text, Pair: row.Pair, HasPair: row.HasPair, Line: row.Line}
+	}
+	data, err := train.EncodeDataset(ds, enc, maxLen)
+	if err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	m, _, err := mtorch.Load(r.modelDir, mtorch.LoadOptions{Device: gotch.CPU})
+	if err != nil {
+		return nil, err
+	}
+	defer m.Free()
+	logits, err := train.PredictLogits(m, data, r.batch, enc.PadID(), gotch.CPU)
+	if err != nil {
+		return nil, err
+	}
+	res := &predictResult{head: head, logits: logits, scores: make([][]float64, len(logits))}
+	for i, l := range logits {
+		if err := head.CheckLogits(len(l)); err != nil {
+			return nil, fmt.Errorf("%s: %w", r.modelDir, err)
+		}
+		res.scores[i] = head.Values(l, false)
+	}
+	return res, nil
+}
