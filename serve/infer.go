@@ -127,6 +127,10 @@ func (inf *Infer) Runner() Runner { return inf.run }
 // Tokenizer is the model's tokenizer.
 func (inf *Infer) Tokenizer() Tokenizer { return inf.tok }
 
+// Flush stops waiting for batches to fill: queued work runs as soon as it
+// can (a draining server calls it).
+func (inf *Infer) Flush() { inf.batch.Flush() }
+
 // Abort answers every request not yet answered with batcher.ErrClosed.
 func (inf *Infer) Abort() { inf.batch.Abort() }
 

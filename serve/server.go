@@ -270,6 +270,7 @@ func (s *Server) Shutdown(drain time.Duration) error {
 	s.draining.Store(true)
 	s.log.Info("shutting down: draining in-flight requests", "max_wait", drain)
 	start := time.Now()
+	s.core.Flush()
 	// Leave a little of the drain time for writing the 503s.
 	grace := min(drain/4, 2*time.Second)
 	abort := time.AfterFunc(drain-grace, func() {

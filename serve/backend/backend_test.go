@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/kiln-ml/kiln/export"
 	"github.com/kiln-ml/kiln/internal/ort"
@@ -107,6 +108,51 @@ func TestPaddingDoesNotChangeLogits(t *testing.T) {
 	wg.Wait()
 	if _, err := o.Warmup(context.Background(), []Shape{{1, 8}, {4, 64}}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestWarmupBorrowsSessions: warm-up takes sessions from the pool as Run
+// does, so it never runs on a session a request is using (traffic is
+// admitted during warm-up), waits for a busy one, and gives them all back.
+func TestWarmupBorrowsSessions(t *testing.T) {
+	o, err := Open(Options{ModelPath: exportTiny(t, nil), Sessions: 2, IntraOpThreads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	busy := <-o.pool // a request holds one session
+	done := make(chan error, 1)
+	go func() {
+		_, err := o.Warmup(context.Background(), []Shape{{1, 8}})
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		t.Fatalf("warm-up finished (%v) while a session was busy: it did not borrow it", err)
+	case <-time.After(200 * time.Millisecond):
+	}
+	o.pool <- busy
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("warm-up did not finish after the session came back")
+	}
+	if len(o.pool) != 2 {
+		t.Errorf("%d sessions in the pool after warm-up, want 2", len(o.pool))
+	}
+	// A cancelled warm-up waiting for a session returns, and returns what it took.
+	busy = <-o.pool
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := o.Warmup(ctx, []Shape{{1, 8}}); err == nil {
+		t.Error("warm-up waiting for a busy session ignored its context")
+	}
+	o.pool <- busy
+	if len(o.pool) != 2 {
+		t.Errorf("%d sessions in the pool after a cancelled warm-up, want 2", len(o.pool))
 	}
 }
 

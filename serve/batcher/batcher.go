@@ -190,16 +190,19 @@ type Batcher struct {
 	in           chan []*entry
 	queued       atomic.Int64 // sequences submitted and not yet in a batch or dropped
 	queuedTokens atomic.Int64 // their tokens
+	runTokens    atomic.Int64 // padded tokens of the batches running now
 	// secPerToken is the measured cost of one padded token (float64 bits),
 	// an exponential average over batches; 0 until the first batch ran.
 	secPerToken atomic.Uint64
 
 	live sync.Map // *request → struct{}: submitted and not yet answered
 
-	closeMu sync.RWMutex
-	closed  bool
-	stop    chan struct{} // closed by Close: drain and exit
-	exited  chan struct{}
+	closeMu   sync.RWMutex
+	closed    bool
+	stop      chan struct{} // closed by Close: drain and exit
+	flushOnce sync.Once
+	flush     chan struct{} // closed by Flush: stop waiting for batches to fill
+	exited    chan struct{}
 }
 
 // New starts the batching loop.
@@ -211,6 +214,7 @@ func New(cfg Config, run Runner) (*Batcher, error) {
 		cfg: cfg, run: run,
 		in:     make(chan []*entry, cfg.QueueSize),
 		stop:   make(chan struct{}),
+		flush:  make(chan struct{}),
 		exited: make(chan struct{}),
 	}
 	go b.loop()
@@ -227,11 +231,11 @@ func (b *Batcher) QueueDepth() int { return int(b.queued.Load()) }
 func (b *Batcher) QueuedTokens() int { return int(b.queuedTokens.Load()) }
 
 // EstimatedWait is how long tokens more would take to run after what is
-// queued now, from the measured cost per padded token (0 before any batch
-// ran: nothing is known yet).
+// queued and running now, from the measured cost per padded token (0 before
+// any batch ran: nothing is known yet).
 func (b *Batcher) EstimatedWait(tokens int) time.Duration {
 	spt := math.Float64frombits(b.secPerToken.Load())
-	q := float64(b.queuedTokens.Load()+int64(tokens)) / float64(b.cfg.Workers)
+	q := float64(b.queuedTokens.Load()+b.runTokens.Load()+int64(tokens)) / float64(b.cfg.Workers)
 	return time.Duration(spt * q * float64(time.Second))
 }
 
@@ -281,11 +285,6 @@ func (b *Batcher) Submit(ctx context.Context, in []Input, gone func() bool) (*Re
 		es[i] = &entry{req: r, idx: i, in: x, n: len(x.IDs)}
 		tokens += len(x.IDs)
 	}
-	if !r.deadline.IsZero() {
-		if wait, left := b.EstimatedWait(tokens), time.Until(r.deadline); wait > left {
-			return nil, &OverloadedError{Wait: wait, Left: left}
-		}
-	}
 	b.closeMu.RLock()
 	if b.closed {
 		b.closeMu.RUnlock()
@@ -298,7 +297,19 @@ func (b *Batcher) Submit(ctx context.Context, in []Input, gone func() bool) (*Re
 		b.closeMu.RUnlock()
 		return nil, ErrQueueFull
 	}
+	// Reserve the tokens before estimating, so that concurrent Submits
+	// each see the others' work.
 	b.queuedTokens.Add(int64(tokens))
+	if !r.deadline.IsZero() {
+		// A quarter of margin: the estimate is an average, and a request
+		// admitted on the edge would only time out after its work ran.
+		if wait, left := b.EstimatedWait(0), time.Until(r.deadline); wait+wait/4 > left {
+			b.queuedTokens.Add(-int64(tokens))
+			b.queued.Add(-int64(len(in)))
+			b.closeMu.RUnlock()
+			return nil, &OverloadedError{Wait: wait, Left: left}
+		}
+	}
 	b.live.Store(r, struct{}{})
 	defer b.live.Delete(r)
 	b.in <- es
@@ -316,6 +327,11 @@ func (b *Batcher) Submit(ctx context.Context, in []Input, gone func() bool) (*Re
 		return nil, ctx.Err()
 	}
 }
+
+// Flush stops waiting for batches to fill (MaxDelay): from now on whatever
+// is queued runs as soon as a worker is free. Submit still accepts work. A
+// draining server calls it so that in-flight requests finish sooner.
+func (b *Batcher) Flush() { b.flushOnce.Do(func() { close(b.flush) }) }
 
 // Abort ends every request submitted and not yet answered with ErrClosed
 // (queued sequences are dropped; rows of batches already running are thrown
@@ -361,6 +377,7 @@ func (b *Batcher) loop() {
 		finished = make(chan struct{}, b.cfg.Workers)
 		timer    = time.NewTimer(time.Hour)
 		stopping bool
+		flushing bool
 		gen      uint64
 	)
 	timer.Stop()
@@ -390,7 +407,7 @@ func (b *Batcher) loop() {
 			now := time.Now()
 			deadline := pending[0].req.enqueued.Add(b.cfg.MaxDelay)
 			full := len(pending) >= b.cfg.MaxBatchSize || tokens >= b.cfg.MaxBatchTokens
-			if full || stopping || !now.Before(deadline) {
+			if full || stopping || flushing || !now.Before(deadline) {
 				gen++
 				var batch []*entry
 				pending, batch = b.form(pending, gen)
@@ -417,6 +434,8 @@ func (b *Batcher) loop() {
 		case <-wait:
 		case <-b.stopChan(stopping):
 			stopping = true
+		case <-b.flushChan(flushing):
+			flushing = true
 		}
 		if wait != nil && !timer.Stop() {
 			select {
@@ -433,6 +452,14 @@ func (b *Batcher) stopChan(seen bool) <-chan struct{} {
 		return nil
 	}
 	return b.stop
+}
+
+// flushChan returns the flush channel until it has been seen once.
+func (b *Batcher) flushChan(seen bool) <-chan struct{} {
+	if seen {
+		return nil
+	}
+	return b.flush
 }
 
 // live reports whether r still wants its rows; gone() (a system call for a
@@ -560,8 +587,10 @@ func (b *Batcher) execute(batch []*entry, finished chan<- struct{}) {
 		longest = max(longest, e.n)
 	}
 	b.cfg.Observer.BatchStarted(len(batch), longest*len(batch), waits)
+	b.runTokens.Add(int64(longest * len(batch)))
 	rows, err := b.runSafely(in)
 	end := time.Now()
+	b.runTokens.Add(-int64(longest * len(batch)))
 	if err == nil {
 		b.measure(longest*len(batch), end.Sub(start))
 	}

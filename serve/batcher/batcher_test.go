@@ -19,8 +19,12 @@ type fakeRunner struct {
 	gate    chan struct{} // when set, each Run waits for a token
 	started chan struct{} // when set, each Run signals its start
 	delay   time.Duration
-	failIf  func(in []Input) error
-	panicIf func(in []Input) bool
+	// perToken adds a cost per padded token (longest × count), as a CPU
+	// backend has.
+	perToken time.Duration
+	startAt  map[int64]time.Time // when each tag's batch started
+	failIf   func(in []Input) error
+	panicIf  func(in []Input) bool
 }
 
 func (f *fakeRunner) Run(_ context.Context, in []Input) ([][]float32, error) {
@@ -30,7 +34,12 @@ func (f *fakeRunner) Run(_ context.Context, in []Input) ([][]float32, error) {
 	if f.gate != nil {
 		<-f.gate
 	}
-	time.Sleep(f.delay)
+	start := time.Now()
+	longest := 0
+	for _, x := range in {
+		longest = max(longest, len(x.IDs))
+	}
+	time.Sleep(f.delay + f.perToken*time.Duration(longest*len(in)))
 	lens := make([]int, len(in))
 	rows := make([][]float32, len(in))
 	f.mu.Lock()
@@ -44,6 +53,10 @@ func (f *fakeRunner) Run(_ context.Context, in []Input) ([][]float32, error) {
 			sum += id
 		}
 		f.seen[x.IDs[0]] = true
+		if f.startAt == nil {
+			f.startAt = map[int64]time.Time{}
+		}
+		f.startAt[x.IDs[0]] = start
 		rows[i] = []float32{float32(len(x.IDs)), float32(sum)}
 	}
 	f.batches = append(f.batches, lens)
@@ -517,4 +530,128 @@ func (b *Batcher) isClosed() bool {
 	b.closeMu.RLock()
 	defer b.closeMu.RUnlock()
 	return b.closed
+}
+
+// TestOverloadIsRefusedAtOnce (issue 16.2): with expensive sequences at
+// several times the capacity, work that cannot finish before its deadline
+// is refused at Submit (an *OverloadedError with Retry-After, in well under
+// the timeout) instead of queueing until the deadline; no sequence starts a
+// batch after its deadline; and little work is computed for requests that
+// then time out.
+func TestOverloadIsRefusedAtOnce(t *testing.T) {
+	r := &fakeRunner{perToken: 2 * time.Millisecond}
+	b := newBatcher(t, Config{MaxBatchSize: 4, MaxBatchTokens: 1000, QueueSize: 1000}, r)
+	// One batch teaches the batcher the cost per token (40 ms per
+	// 20-token sequence alone, 160 ms for a full batch of 4).
+	if _, err := b.Submit(context.Background(), []Input{seq(1, 20)}, nil); err != nil {
+		t.Fatal(err)
+	}
+	const n, timeout = 40, 400 * time.Millisecond // capacity ≈ 10 sequences per timeout
+	type result struct {
+		err      error
+		took     time.Duration
+		deadline time.Time
+	}
+	results := make([]result, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx, cancel := context.WithTimeout(context.Background(), timeout)
+			defer cancel()
+			dl, _ := ctx.Deadline()
+			start := time.Now()
+			_, err := b.Submit(ctx, []Input{seq(int64(100+i), 20)}, nil)
+			results[i] = result{err, time.Since(start), dl}
+		}()
+		time.Sleep(2 * time.Millisecond)
+	}
+	wg.Wait()
+	var ok, refused, late int
+	for i, res := range results {
+		var oe *OverloadedError
+		switch {
+		case res.err == nil:
+			ok++
+		case errors.As(res.err, &oe):
+			refused++
+			if res.took > 50*time.Millisecond {
+				t.Errorf("request %d refused after %v, want at once", i, res.took)
+			}
+			if oe.RetryAfter() < 1 {
+				t.Errorf("Retry-After %d", oe.RetryAfter())
+			}
+		case errors.Is(res.err, context.DeadlineExceeded):
+			late++
+			t.Logf("request %d timed out after %v (%v)", i, res.took, res.err)
+		default:
+			t.Errorf("request %d: %v", i, res.err)
+		}
+		r.mu.Lock()
+		at, ran := r.startAt[int64(100+i)]
+		r.mu.Unlock()
+		if ran && at.After(res.deadline) {
+			t.Errorf("request %d started its batch %v after its deadline", i, at.Sub(res.deadline))
+		}
+		if ran && res.err != nil && !errors.Is(res.err, context.DeadlineExceeded) {
+			t.Errorf("request %d ran but got %v", i, res.err)
+		}
+	}
+	t.Logf("%d answered, %d refused at once, %d timed out", ok, refused, late)
+	if refused < n/2 || ok < 5 {
+		t.Errorf("%d answered, %d refused, %d timed out: want most refused at once and the capacity served", ok, refused, late)
+	}
+	if late > 4 {
+		t.Errorf("%d requests timed out (computed for nobody or queued to the deadline), want at most one batch's worth", late)
+	}
+}
+
+// TestFlushAndAbort: Flush stops waiting for a batch to fill; Abort answers
+// every pending request with ErrClosed at once.
+func TestFlushAndAbort(t *testing.T) {
+	r := &fakeRunner{}
+	b := newBatcher(t, Config{MaxBatchSize: 8, MaxBatchTokens: 100, MaxDelay: time.Hour, QueueSize: 10}, r)
+	done := make(chan error, 1)
+	go func() {
+		_, err := b.Submit(context.Background(), []Input{seq(1, 2)}, nil)
+		done <- err
+	}()
+	for b.QueueDepth() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	b.Flush()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Flush did not run the waiting batch")
+	}
+
+	r.gate = make(chan struct{})
+	defer close(r.gate)
+	errs := make(chan error, 2)
+	for i := range 2 {
+		go func() {
+			_, err := b.Submit(context.Background(), []Input{seq(int64(10+i), 2)}, nil)
+			errs <- err
+		}()
+	}
+	for b.QueueDepth()+len(r.batchLens()) < 2 {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(10 * time.Millisecond) // one of them may be in a running (gated) batch
+	b.Abort()
+	for range 2 {
+		select {
+		case err := <-errs:
+			if !errors.Is(err, ErrClosed) {
+				t.Errorf("aborted request: %v, want ErrClosed", err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("Abort did not answer a request")
+		}
+	}
 }
