@@ -35,11 +35,17 @@ tokenizer.json) and answers:
   GET  /health /ready /info /metrics /openapi.json
   KServe v2:       /v2/health/ready  /v2/models/NAME  POST /v2/models/NAME/infer
 
-Requests are tokenised in parallel, queued (bounded: a full queue or too many
-concurrent requests answer 429 with Retry-After) and run in dynamic batches of
-at most --max-batch-size sequences and --max-batch-tokens padded tokens,
-waiting at most --max-batch-delay for a batch to fill. SIGTERM stops accepting,
-drains in-flight requests for at most --drain-timeout and exits 0.
+Requests are tokenised in parallel, queued and run in dynamic batches of at
+most --max-batch-size sequences and --max-batch-tokens padded tokens, waiting
+at most --max-batch-delay for a batch to fill. Work is bounded by tokens and
+bytes, not only by requests: a request over --max-request-chars or
+--max-request-tokens gets 413 before it costs much; one that the queued work
+would not let finish within --request-timeout (estimated from the measured
+cost per token), a full queue, too many concurrent requests or too many large
+bodies in flight (--max-admitted-bytes, held until each response is written)
+get 429 with Retry-After at once. SIGTERM stops accepting, drains in-flight
+requests for at most --drain-timeout, answers what cannot finish in time with
+503 and exits 0.
 
 --device auto tries CUDA and falls back to the CPU, saying why; --device cuda
 fails if CUDA cannot be used. ONNX Runtime comes from --onnxruntime-lib,
@@ -93,6 +99,9 @@ The bearer token of --api-key may also come from $KILN_API_KEY.`,
 	f.IntVar(&cfg.MaxConcurrentRequests, "max-concurrent-requests", cfg.MaxConcurrentRequests, "requests handled at once before 429")
 	f.IntVar(&cfg.MaxInputsPerRequest, "max-client-batch-size", cfg.MaxInputsPerRequest, "inputs per request (more: 413)")
 	f.IntVar(&cfg.MaxTextChars, "max-text-chars", cfg.MaxTextChars, "characters per input (more: 413)")
+	f.IntVar(&cfg.MaxRequestChars, "max-request-chars", cfg.MaxRequestChars, "characters of all inputs of one request, checked before tokenising (more: 413)")
+	f.IntVar(&cfg.MaxRequestTokens, "max-request-tokens", 0, "tokens of one request after truncation (more: 413; default --max-client-batch-size × the input length)")
+	f.IntVar(&cfg.MaxAdmittedBytes, "max-admitted-bytes", cfg.MaxAdmittedBytes, "request bodies over 16 KiB handled at once, held until each response is written (more: 429)")
 	f.IntVar(&cfg.BodyLimit, "body-limit", cfg.BodyLimit, "request body bytes (more: 413)")
 	f.DurationVar(&cfg.RequestTimeout, "request-timeout", cfg.RequestTimeout, "a request not answered by then gets 504")
 	f.DurationVar(&cfg.ReadTimeout, "read-timeout", cfg.ReadTimeout, "time to read a request (slow clients)")
