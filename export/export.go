@@ -35,7 +35,9 @@ const (
 // data past this total goes to an external file.
 const externalThreshold = 1 << 30 * 3 / 2
 
-// File names in the output directory (modelio's export-directory contract).
+// File names in the output directory, and the graph's output, input and
+// dynamic axis names as HF Optimum writes them: modelio's export-directory
+// contract, which serve reads.
 const (
 	ModelFile         = modelio.ModelFile
 	ExternalDataFile  = modelio.ExternalDataFile
@@ -43,6 +45,16 @@ const (
 	TokenizerFile     = modelio.TokenizerFile
 	TokenizerConfig   = modelio.TokenizerConfigFile
 	SpecialTokensFile = modelio.SpecialTokensFile
+
+	OutputLogits          = modelio.OutputLogits
+	OutputLastHiddenState = modelio.OutputLastHiddenState
+	OutputPooled          = modelio.OutputPooled // the sentence embedding, before any head layer
+
+	InputIDs      = modelio.InputIDs
+	AttentionMask = modelio.AttentionMask
+	TokenTypeIDs  = modelio.TokenTypeIDs
+	AxisBatch     = modelio.AxisBatch
+	AxisSequence  = modelio.AxisSequence
 )
 
 // Options configures Export. The zero value exports fp32 logits at opset 17

@@ -7,22 +7,7 @@ import (
 	"strings"
 
 	"github.com/kiln-ml/kiln/export/onnxpb"
-	"github.com/kiln-ml/kiln/modelio"
 	"github.com/kiln-ml/kiln/models"
-)
-
-// Graph output, input and dynamic axis names, as HF Optimum writes them
-// (modelio's export-directory contract).
-const (
-	OutputLogits          = modelio.OutputLogits
-	OutputLastHiddenState = modelio.OutputLastHiddenState
-	OutputPooled          = modelio.OutputPooled
-
-	InputIDs      = modelio.InputIDs
-	AttentionMask = modelio.AttentionMask
-	TokenTypeIDs  = modelio.TokenTypeIDs
-	AxisBatch     = modelio.AxisBatch
-	AxisSequence  = modelio.AxisSequence
 )
 
 // arch holds the HF parameter names of one architecture.

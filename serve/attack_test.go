@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"strconv"
@@ -63,17 +62,7 @@ func TestMemoryAttack(t *testing.T) {
 	}
 	defer cmd.Process.Kill()
 	url := "http://" + addr
-	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if r, err := http.Get(url + "/ready"); err == nil {
-			r.Body.Close()
-			if r.StatusCode == 200 {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("kiln serve not ready\n%s", logs.String())
-		}
-	}
+	waitReady(t, url, nil)
 	_, before := peakRSS(t, cmd.Process.Pid)
 
 	// 64 × 32,000 characters of one-letter words: one token per two

@@ -98,40 +98,8 @@ func fakeModelDir(t *testing.T) string {
 // time; stop cancels Serve and returns its error.
 func startFake(t *testing.T, cfg Config, run *fakeRunner, drain time.Duration) (ts *testServer, stop func() error) {
 	t.Helper()
-	cfg.ModelDir, cfg.Runner, cfg.Logger, cfg.Warmup = fakeModelDir(t), run, testLogger(t), true
-	srv, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln, drain) }()
-	var once sync.Once
-	var serveErr error
-	stop = func() error {
-		once.Do(func() {
-			cancel()
-			serveErr = <-done
-		})
-		return serveErr
-	}
-	t.Cleanup(func() { stop() })
-	ts = &testServer{Server: srv, URL: "http://" + ln.Addr().String()}
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		if r, err := http.Get(ts.URL + "/ready"); err == nil {
-			r.Body.Close()
-			if r.StatusCode == 200 {
-				return ts, stop
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("fake server not ready")
-		}
-	}
+	cfg.ModelDir, cfg.Runner = fakeModelDir(t), run
+	return serveLoopback(t, cfg, drain)
 }
 
 // TestCoreAgreesAcrossTransports: /predict, KServe and Infer.Predict give

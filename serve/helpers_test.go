@@ -138,11 +138,20 @@ func startServer(t *testing.T, model string, cfg Config) *testServer {
 	t.Helper()
 	cfg.ModelDir = tinyModel(t, model)
 	cfg.ORTLibrary = testenv.ORTLibrary(t)
-	cfg.Warmup = true
-	cfg.Logger = testLogger(t)
 	if cfg.IntraOpThreads == 0 {
 		cfg.IntraOpThreads = 1 // the machine is shared; keep tests polite
 	}
+	ts, _ := serveLoopback(t, cfg, 5*time.Second)
+	return ts
+}
+
+// serveLoopback starts New(cfg) (warm-up on, test logger) on 127.0.0.1:0
+// with the given drain time and waits for /ready. stop cancels Serve and
+// returns its error; cleanup stops it too, failing the test on an error
+// if stop was not called.
+func serveLoopback(t *testing.T, cfg Config, drain time.Duration) (*testServer, func() error) {
+	t.Helper()
+	cfg.Warmup, cfg.Logger = true, testLogger(t)
 	srv, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -153,25 +162,47 @@ func startServer(t *testing.T, model string, cfg Config) *testServer {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln, 5*time.Second) }()
+	go func() { done <- srv.Serve(ctx, ln, drain) }()
+	var once sync.Once
+	var serveErr error
+	stopped := false
+	stop := func() error {
+		once.Do(func() {
+			cancel()
+			serveErr = <-done
+		})
+		return serveErr
+	}
 	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
+		if err := stop(); err != nil && !stopped {
 			t.Errorf("Serve: %v", err)
 		}
 	})
 	ts := &testServer{Server: srv, URL: "http://" + ln.Addr().String()}
-	deadline := time.Now().Add(30 * time.Second)
+	waitReady(t, ts.URL, nil)
+	return ts, func() error { stopped = true; return stop() }
+}
+
+// waitReady polls url/ready until it answers 200; a value on exited (a
+// server process that ended) fails the test at once.
+func waitReady(t *testing.T, url string, exited <-chan error) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
 	for {
-		resp, err := http.Get(ts.URL + "/ready")
+		resp, err := http.Get(url + "/ready")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return ts
+				return
 			}
 		}
+		select {
+		case err := <-exited:
+			t.Fatalf("server exited before it was ready: %v", err)
+		default:
+		}
 		if time.Now().After(deadline) {
-			t.Fatalf("server not ready after 30s (last: %v)", err)
+			t.Fatalf("server not ready after 60s (last: %v)", err)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

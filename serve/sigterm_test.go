@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -64,25 +63,7 @@ func TestSIGTERMDrains(t *testing.T) {
 		}
 	}()
 	url := "http://" + addr
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		resp, err := http.Get(url + "/ready")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				break
-			}
-		}
-		select {
-		case err := <-exited:
-			t.Fatalf("kiln serve exited early: %v\n%s", err, logs.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("kiln serve not ready after 60s\n%s", logs.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	waitReady(t, url, exited)
 
 	// The requests wait up to 400ms for their batch, so they are in flight
 	// when the signal arrives.
