@@ -19,14 +19,6 @@ import (
 // Input is one tokenised sequence, unpadded (the batcher's).
 type Input = batcher.Input
 
-// The graph names this backend feeds and reads (modelio's contract).
-const (
-	InputIDs      = modelio.InputIDs
-	AttentionMask = modelio.AttentionMask
-	TokenTypeIDs  = modelio.TokenTypeIDs
-	LogitsOutput  = modelio.OutputLogits
-)
-
 // Options configures an ORT backend.
 type Options struct {
 	ModelPath string
@@ -97,22 +89,22 @@ func Open(opt Options) (*ORT, error) {
 func (o *ORT) inspect(path string, s *ort.Session) error {
 	o.provider, o.fallback = s.Provider(), s.FallbackReason()
 	names := s.InputNames()
-	for _, want := range []string{InputIDs, AttentionMask} {
+	for _, want := range []string{modelio.InputIDs, modelio.AttentionMask} {
 		if !slices.Contains(names, want) {
 			return fmt.Errorf("%s: graph input %q missing (inputs: %v)", path, want, names)
 		}
 	}
 	for _, n := range names {
 		switch n {
-		case InputIDs, AttentionMask:
-		case TokenTypeIDs:
+		case modelio.InputIDs, modelio.AttentionMask:
+		case modelio.TokenTypeIDs:
 			o.typeIDs = true
 		default:
 			return fmt.Errorf("%s: unexpected graph input %q (kiln feeds input_ids, attention_mask, token_type_ids)", path, n)
 		}
 	}
 	for _, out := range s.Outputs() {
-		if out.Name != LogitsOutput {
+		if out.Name != modelio.OutputLogits {
 			continue
 		}
 		if len(out.Shape) != 2 {
@@ -121,7 +113,7 @@ func (o *ORT) inspect(path string, s *ort.Session) error {
 		o.numLabels = int(out.Shape[1]) // -1 when dynamic: learnt from the first run
 		return nil
 	}
-	return fmt.Errorf("%s: graph has no %q output (outputs: %v): serve needs a classifier export", path, LogitsOutput, s.OutputNames())
+	return fmt.Errorf("%s: graph has no %q output (outputs: %v): serve needs a classifier export", path, modelio.OutputLogits, s.OutputNames())
 }
 
 // Concurrency is how many batches can run at once (the number of sessions).
@@ -175,19 +167,19 @@ func (o *ORT) run(s *ort.Session, in []Input) ([][]float32, error) {
 	}
 	b, seq := batch.Batch, batch.Seq
 	feeds := map[string]ort.Int64Tensor{
-		InputIDs:      {Shape: batch.Shape(), Data: batch.InputIDs},
-		AttentionMask: {Shape: batch.Shape(), Data: batch.AttentionMask},
+		modelio.InputIDs:      {Shape: batch.Shape(), Data: batch.InputIDs},
+		modelio.AttentionMask: {Shape: batch.Shape(), Data: batch.AttentionMask},
 	}
 	if o.typeIDs {
-		feeds[TokenTypeIDs] = ort.Int64Tensor{Shape: batch.Shape(), Data: batch.TokenTypesOrZeros()}
+		feeds[modelio.TokenTypeIDs] = ort.Int64Tensor{Shape: batch.Shape(), Data: batch.TokenTypesOrZeros()}
 	}
 	out, err := s.Run(feeds)
 	if err != nil {
 		return nil, fmt.Errorf("backend: batch of %d×%d: %w", b, seq, err)
 	}
-	logits, ok := out[LogitsOutput]
+	logits, ok := out[modelio.OutputLogits]
 	if !ok {
-		return nil, fmt.Errorf("backend: run returned no %q output", LogitsOutput)
+		return nil, fmt.Errorf("backend: run returned no %q output", modelio.OutputLogits)
 	}
 	if len(logits.Shape) != 2 || logits.Shape[0] != int64(b) || int64(len(logits.Data)) != logits.Shape[0]*logits.Shape[1] {
 		return nil, fmt.Errorf("backend: logits shape %v for a batch of %d", logits.Shape, b)
