@@ -70,7 +70,7 @@ type Config struct {
 	// MaxRequestTokens caps the tokens of one request after tokenising and
 	// truncation (413 past it); 0 = MaxInputsPerRequest × the input length.
 	MaxRequestTokens int
-	// MaxAdmittedBytes caps the request bodies (over 16 KiB each; smaller
+	// MaxAdmittedBytes caps the request bodies (over 4 KiB each; smaller
 	// ones always pass) being handled at once, from admission until their
 	// response is written: what a request costs in memory grows with its
 	// body, and a response a client does not read still holds it (429 past
@@ -372,6 +372,9 @@ func (s *Server) observe(c *fiber.Ctx) error {
 	if err != nil {
 		ae = classify(err)
 		if werr := writeError(c, ae); werr != nil {
+			if a, ok := c.Locals(admissionKey).(*admission); ok {
+				a.done()
+			}
 			return werr
 		}
 	}
@@ -441,7 +444,7 @@ func (s *Server) auth(c *fiber.Ctx) error {
 // smallRequest is the body size under which a request is never refused for
 // the admitted-bytes budget: it costs little, and normal traffic keeps
 // flowing while big requests wait their turn.
-const smallRequest = 16 << 10
+const smallRequest = 4 << 10
 
 // admit takes a concurrency slot and, for a body over smallRequest, its
 // share of MaxAdmittedBytes, or refuses with 429 (503 while draining). Both

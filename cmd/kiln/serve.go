@@ -101,7 +101,7 @@ The bearer token of --api-key may also come from $KILN_API_KEY.`,
 	f.IntVar(&cfg.MaxTextChars, "max-text-chars", cfg.MaxTextChars, "characters per input (more: 413)")
 	f.IntVar(&cfg.MaxRequestChars, "max-request-chars", cfg.MaxRequestChars, "characters of all inputs of one request, checked before tokenising (more: 413)")
 	f.IntVar(&cfg.MaxRequestTokens, "max-request-tokens", 0, "tokens of one request after truncation (more: 413; default --max-client-batch-size × the input length)")
-	f.IntVar(&cfg.MaxAdmittedBytes, "max-admitted-bytes", cfg.MaxAdmittedBytes, "request bodies over 16 KiB handled at once, held until each response is written (more: 429)")
+	f.IntVar(&cfg.MaxAdmittedBytes, "max-admitted-bytes", cfg.MaxAdmittedBytes, "request bodies over 4 KiB handled at once, held until each response is written (more: 429)")
 	f.IntVar(&cfg.BodyLimit, "body-limit", cfg.BodyLimit, "request body bytes (more: 413)")
 	f.DurationVar(&cfg.RequestTimeout, "request-timeout", cfg.RequestTimeout, "a request not answered by then gets 504")
 	f.DurationVar(&cfg.ReadTimeout, "read-timeout", cfg.ReadTimeout, "time to read a request (slow clients)")
