@@ -29,6 +29,7 @@ type tinySpec struct {
 	labels  []string
 	vocab   int // 0 = the tokenizer's; smaller makes ONNX Runtime fail on ids past it
 	maxPos  int
+	dtype   string // export dtype: "" (fp32) or "fp16"
 }
 
 var tinySpecs = map[string]tinySpec{
@@ -38,6 +39,7 @@ var tinySpecs = map[string]tinySpec{
 	// Ids of common words ("the" 1996, "a" 1037) are below 3000, "movie"
 	// (3185) is not: feeding it makes ONNX Runtime's Gather fail.
 	"smallvocab": {problem: models.ProblemSingleLabel, labels: []string{"neg", "pos"}, vocab: 3000, maxPos: 64},
+	"fp16":       {problem: models.ProblemSingleLabel, labels: []string{"neg", "pos"}, maxPos: 64, dtype: "fp16"},
 }
 
 var (
@@ -111,7 +113,7 @@ func tinyModel(t *testing.T, name string) string {
 	}
 	out := filepath.Join(tinyRoot, name)
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if _, err := export.Export(context.Background(), src, out, export.Options{Logger: quiet}); err != nil {
+	if _, err := export.Export(context.Background(), src, out, export.Options{Logger: quiet, DType: spec.dtype}); err != nil {
 		t.Fatalf("export %s: %v", name, err)
 	}
 	tinyDirs[name] = out

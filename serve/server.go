@@ -15,7 +15,6 @@ package serve
 import (
 	"context"
 	"crypto/rand"
-	"crypto/subtle"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -28,8 +27,6 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/gofiber/fiber/v2/middleware/adaptor"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/kiln-ml/kiln/internal/ort"
 	"github.com/kiln-ml/kiln/serve/backend"
@@ -131,6 +128,7 @@ type Server struct {
 	cfg      Config
 	log      *slog.Logger
 	model    *ModelInfo
+	dtype    string // the graph's weights: float32, float16 (/info's model_dtype)
 	tok      Tokenizer
 	backend  *backend.ORT
 	batch    *batcher.Batcher
@@ -186,10 +184,15 @@ func New(cfg Config) (*Server, error) {
 		be.Close()
 		return nil, fmt.Errorf("%s: the graph outputs %d logits but config.json names %d labels", cfg.ModelDir, be.NumLabels(), len(info.Labels))
 	}
+	dtype, err := onnxDType(cfg.ModelDir + "/" + ModelFile)
+	if err != nil {
+		be.Close()
+		return nil, err
+	}
 	if r := be.FallbackReason(); r != "" {
 		cfg.Logger.Warn("--device auto: CUDA is not usable, running on the CPU", "reason", r)
 	}
-	m := newMetrics()
+	m := newMetrics(maxLen)
 	bt, err := batcher.New(batcher.Config{
 		MaxBatchSize: cfg.MaxBatchSize, MaxBatchTokens: cfg.MaxBatchTokens, MaxDelay: cfg.MaxBatchDelay, MaxPadding: cfg.MaxBatchPadding,
 		QueueSize: cfg.MaxQueue, Workers: be.Concurrency(), Observer: m,
@@ -201,7 +204,7 @@ func New(cfg Config) (*Server, error) {
 	var rnd [4]byte
 	_, _ = rand.Read(rnd[:])
 	s := &Server{
-		cfg: cfg, log: cfg.Logger, model: info, tok: tok, backend: be, batch: bt, m: m, maxLen: maxLen,
+		cfg: cfg, log: cfg.Logger, model: info, dtype: dtype, tok: tok, backend: be, batch: bt, m: m, maxLen: maxLen,
 		slots: make(chan struct{}, cfg.MaxConcurrentRequests), idPrefix: hex.EncodeToString(rnd[:]),
 	}
 	s.app = s.routes()
@@ -258,7 +261,7 @@ func (s *Server) Warmup(ctx context.Context) error {
 // drains in-flight requests for at most drain, and closes the sessions.
 func (s *Server) Serve(ctx context.Context, ln net.Listener, drain time.Duration) error {
 	errc := make(chan error, 1)
-	go func() { errc <- s.app.Listener(ln) }()
+	go func() { errc <- s.app.Listener(lingering(ln)) }()
 	warmErr := make(chan error, 1)
 	go func() { warmErr <- s.Warmup(ctx) }()
 	s.log.Info("listening", "addr", ln.Addr().String())
@@ -312,31 +315,6 @@ type timing struct {
 	tokenization, queue, inference time.Duration
 }
 
-// routes builds the fiber app.
-func (s *Server) routes() *fiber.App {
-	app := fiber.New(fiber.Config{
-		AppName: "kiln", DisableStartupMessage: true, BodyLimit: s.cfg.BodyLimit,
-		ReadTimeout: s.cfg.ReadTimeout, WriteTimeout: s.cfg.WriteTimeout, IdleTimeout: s.cfg.IdleTimeout,
-		ErrorHandler: s.earlyError,
-	})
-	app.Use(s.observe, s.auth)
-	app.Get("/health", s.health)
-	app.Get("/ready", s.readyHandler)
-	app.Get("/info", s.info)
-	app.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(s.m.reg, promhttp.HandlerOpts{})))
-	app.Get("/openapi.json", s.openapi)
-	app.Post("/predict", s.predict)
-	app.Post("/tokenize", s.tokenize)
-	app.Post("/decode", s.decode)
-	app.Get("/v2", s.kserveServer)
-	app.Get("/v2/health/live", s.health)
-	app.Get("/v2/health/ready", s.readyHandler)
-	app.Get("/v2/models/:name", s.kserveModel)
-	app.Get("/v2/models/:name/ready", s.kserveModelReady)
-	app.Post("/v2/models/:name/infer", s.kserveInfer)
-	return app
-}
-
 // earlyError answers errors fasthttp hits before any handler runs (a body
 // over the limit, an unparsable request line): it still sets the request
 // id and timing headers and counts the request.
@@ -351,9 +329,6 @@ func (s *Server) earlyError(c *fiber.Ctx, err error) error {
 	}
 	return writeError(c, ae)
 }
-
-// probes are answered without auth, so orchestrators need no secret.
-var probes = map[string]bool{"/health": true, "/ready": true, "/v2/health/live": true, "/v2/health/ready": true}
 
 // observe gives each request an id, writes errors as JSON, sets the timing
 // headers and records metrics and a log line.
@@ -386,6 +361,7 @@ func (s *Server) observe(c *fiber.Ctx) error {
 		route = "unmatched"
 	}
 	s.m.observeRequest(route, status, total)
+	s.m.observeTEI(c, route, status, ae, t, total)
 	// Per-request lines are debug; failures of the server's own making are
 	// errors. 503 (warming up, draining) and 504 (overload) are expected
 	// states, visible in the metrics, and would flood the log.
@@ -422,19 +398,6 @@ func validRequestID(id string) bool {
 	return true
 }
 
-func (s *Server) auth(c *fiber.Ctx) error {
-	if s.cfg.APIKey == "" || probes[c.Path()] {
-		return c.Next()
-	}
-	h := c.Get(fiber.HeaderAuthorization)
-	token, ok := strings.CutPrefix(h, "Bearer ")
-	if !ok || subtle.ConstantTimeCompare([]byte(strings.TrimSpace(token)), []byte(s.cfg.APIKey)) != 1 {
-		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="kiln"`)
-		return newErr(http.StatusUnauthorized, ErrUnauthorized, "missing or wrong bearer token (Authorization: Bearer <api key>)")
-	}
-	return c.Next()
-}
-
 // admit takes a concurrency slot or refuses with 429.
 func (s *Server) admit() (func(), error) {
 	if s.draining.Load() {
@@ -467,21 +430,4 @@ func (s *Server) readyHandler(c *fiber.Ctx) error {
 		return newErr(http.StatusServiceUnavailable, ErrUnhealthy, "%s", msg)
 	}
 	return c.JSON(fiber.Map{"status": "ready"})
-}
-
-func (s *Server) info(c *fiber.Ctx) error {
-	return c.JSON(fiber.Map{
-		"model_id": s.model.Name, "model_dir": s.model.Dir, "model_type": s.model.ModelType,
-		"model_dtype": "onnx", "problem_type": s.model.ProblemType, "score_function": s.model.Function,
-		"labels": s.model.Labels, "max_input_length": s.maxLen,
-		"execution_provider": s.backend.Provider(), "device": s.cfg.Device,
-		"device_fallback_reason": s.backend.FallbackReason(), "onnxruntime_version": ort.Version(),
-		"sessions": s.backend.Concurrency(), "max_batch_size": s.cfg.MaxBatchSize,
-		"max_batch_tokens": s.cfg.MaxBatchTokens, "max_batch_delay_ms": float64(s.cfg.MaxBatchDelay) / 1e6,
-		"max_batch_padding": s.cfg.MaxBatchPadding,
-		"max_queue":         s.cfg.MaxQueue, "max_concurrent_requests": s.cfg.MaxConcurrentRequests,
-		"max_client_batch_size": s.cfg.MaxInputsPerRequest, "max_text_chars": s.cfg.MaxTextChars,
-		"auto_truncate": s.cfg.AutoTruncate, "request_timeout_ms": s.cfg.RequestTimeout.Milliseconds(),
-		"ready": s.Ready(), "version": s.cfg.Version,
-	})
 }

@@ -1,0 +1,416 @@
+package serve
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/kiln-ml/kiln/internal/testenv"
+)
+
+// Contract tests: text-embeddings-inference's API as its clients use it
+// (huggingface_hub's InferenceClient, tritonclient, TEI's own wire shapes),
+// against a real server on a kiln-exported model.
+
+// runClient runs serve/testdata/tei_clients.py and decodes its JSON.
+func runClient(t *testing.T, out any, args ...string) {
+	t.Helper()
+	cmd := exec.Command(testenv.Python(t), append([]string{filepath.Join("testdata", "tei_clients.py")}, args...)...)
+	cmd.Env = append(os.Environ(), "HF_HUB_OFFLINE=1", "HF_HUB_DISABLE_TELEMETRY=1", "NO_PROXY=127.0.0.1", "no_proxy=127.0.0.1")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	data, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("tei_clients.py %s: %v\n%s", args[0], err, stderr.String())
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		t.Fatalf("tei_clients.py %s: output %q: %v", args[0], data, err)
+	}
+}
+
+func predictOne(t *testing.T, ts *testServer, text string, header ...string) []Prediction {
+	t.Helper()
+	r := do(t, "POST", ts.URL+"/predict", map[string]any{"inputs": text}, header...)
+	var p []Prediction
+	if r.Status != 200 || json.Unmarshal(r.Body, &p) != nil {
+		t.Fatalf("predict %q: %s", text, r)
+	}
+	return p
+}
+
+// TestInferenceClientTextClassification (issue 15.8): huggingface_hub's
+// InferenceClient(model=URL) posts to /; TEI routes / and /invocations to
+// /predict for a classifier. The client authenticates with the API key.
+func TestInferenceClientTextClassification(t *testing.T) {
+	ts := startServer(t, "sentiment", Config{APIKey: "s3cret"})
+	texts := sst2Texts(t, 3)
+	var got [][]Prediction
+	runClient(t, &got, append([]string{"hub", ts.URL, "s3cret"}, texts...)...)
+	if len(got) != len(texts) {
+		t.Fatalf("%d results for %d texts", len(got), len(texts))
+	}
+	for i, text := range texts {
+		want := predictOne(t, ts, text, "Authorization", "Bearer s3cret")
+		// TEI's single-text answer is a flat list; the client keeps its
+		// first (top) entry.
+		if len(got[i]) == 0 || got[i][0].Label != want[0].Label || math.Abs(got[i][0].Score-want[0].Score) > 1e-6 {
+			t.Errorf("text %d: InferenceClient %v, /predict %v", i, got[i], want[0])
+		}
+		for _, path := range []string{"/", "/invocations"} {
+			r := do(t, "POST", ts.URL+path, map[string]any{"inputs": text}, "Authorization", "Bearer s3cret")
+			var p []Prediction
+			if r.Status != 200 || json.Unmarshal(r.Body, &p) != nil || !reflect.DeepEqual(p, want) {
+				t.Errorf("POST %s: %s, want /predict's %v", path, r, want)
+			}
+		}
+	}
+	if r := do(t, "POST", ts.URL+"/", map[string]any{"inputs": "x"}); r.Status != http.StatusUnauthorized {
+		t.Errorf("POST / without the key: %s, want 401", r)
+	}
+	// GET / and GET /ping are TEI's open health probes.
+	for _, p := range []string{"/", "/ping"} {
+		if r := do(t, "GET", ts.URL+p, nil); r.Status != 200 {
+			t.Errorf("GET %s: %s", p, r)
+		}
+	}
+}
+
+// TestTokenizeDecodeTEI (issue 15.9): /tokenize's list is a batch, start
+// and stop are byte offsets, a pair's second-text tokens are cut from the
+// second text with or without special tokens, and /decode always answers a
+// list. The oracle is HF tokenizers (Python) on the same tokenizer.json,
+// its character offsets turned into bytes.
+func TestTokenizeDecodeTEI(t *testing.T) {
+	ts := startServer(t, "sentiment", Config{})
+	type tcase struct {
+		Text             string  `json:"text"`
+		Pair             *string `json:"pair,omitempty"`
+		AddSpecialTokens bool    `json:"add_special_tokens"`
+	}
+	str := func(s string) *string { return &s }
+	cases := []tcase{
+		{Text: "Hello world", AddSpecialTokens: true},
+		{Text: "héllo wörld — naïve café", AddSpecialTokens: true},
+		{Text: "日本語 text", AddSpecialTokens: false},
+		{Text: "Is it raining?", Pair: str("Nein, es schneit in München."), AddSpecialTokens: true},
+		{Text: "Is it raining?", Pair: str("Nein, es schneit in München."), AddSpecialTokens: false},
+		{Text: "same same", Pair: str("same"), AddSpecialTokens: false},
+	}
+	casesPath := filepath.Join(t.TempDir(), "cases.json")
+	data, _ := json.Marshal(cases)
+	if err := os.WriteFile(casesPath, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var want [][]simpleToken
+	runClient(t, &want, "tokenize", filepath.Join(ts.Model().Dir, "tokenizer.json"), casesPath)
+
+	for i, c := range cases {
+		body := map[string]any{"inputs": c.Text, "add_special_tokens": c.AddSpecialTokens}
+		if c.Pair != nil {
+			body["inputs"] = []any{[]string{c.Text, *c.Pair}} // kiln extension: a pair in a batch
+		}
+		r := do(t, "POST", ts.URL+"/tokenize", body)
+		var got [][]simpleToken
+		if r.Status != 200 || json.Unmarshal(r.Body, &got) != nil || len(got) != 1 {
+			t.Fatalf("case %d: %s", i, r)
+		}
+		if !reflect.DeepEqual(got[0], want[i]) {
+			g, _ := json.Marshal(got[0])
+			w, _ := json.Marshal(want[i])
+			t.Errorf("case %d %+v:\n kiln %s\n   HF %s", i, c, g, w)
+		}
+	}
+
+	// A list of strings is a batch (TEI), not a pair.
+	r := do(t, "POST", ts.URL+"/tokenize", map[string]any{"inputs": []string{"Hello world", "héllo"}})
+	var batch [][]simpleToken
+	if r.Status != 200 || json.Unmarshal(r.Body, &batch) != nil || len(batch) != 2 {
+		t.Fatalf(`/tokenize ["a", "b"]: %s, want a batch of two`, r)
+	}
+	if !reflect.DeepEqual(batch[0], want[0]) {
+		t.Errorf("batch item 0 %v, want %v", batch[0], want[0])
+	}
+
+	// /decode answers a list, for one id list too.
+	var ids []int
+	for _, tk := range want[0] {
+		ids = append(ids, tk.ID)
+	}
+	for _, tc := range []struct {
+		body map[string]any
+		want []string
+	}{
+		{map[string]any{"ids": ids}, []string{"hello world"}},
+		{map[string]any{"ids": [][]int{ids, ids[1:3]}, "skip_special_tokens": false}, []string{"[CLS] hello world [SEP]", "hello world"}},
+	} {
+		r := do(t, "POST", ts.URL+"/decode", tc.body)
+		var got []string
+		if r.Status != 200 || json.Unmarshal(r.Body, &got) != nil || !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("decode %v: %s, want %q", tc.body, r, tc.want)
+		}
+	}
+}
+
+// TestPredictListShapes (issue 15.10): two strings are a pair, three are
+// refused with 422 as TEI refuses them; a list of lists is a batch.
+func TestPredictListShapes(t *testing.T) {
+	ts := startServer(t, "sentiment", Config{})
+	pair := do(t, "POST", ts.URL+"/predict", map[string]any{"inputs": []string{"it rains", "it pours"}})
+	obj := do(t, "POST", ts.URL+"/predict", map[string]any{"inputs": map[string]string{"text": "it rains", "text_pair": "it pours"}})
+	if pair.Status != 200 || string(pair.Body) != string(obj.Body) {
+		t.Errorf(`["a", "b"] %s, want the pair's %s`, pair, obj)
+	}
+	r := do(t, "POST", ts.URL+"/predict", map[string]any{"inputs": []string{"a", "b", "c"}})
+	if r.Status != http.StatusUnprocessableEntity || r.errorBody(t).ErrorType != ErrValidation {
+		t.Errorf(`["a", "b", "c"]: %s, want 422 Validation`, r)
+	}
+	r = do(t, "POST", ts.URL+"/predict", map[string]any{"inputs": [][]string{{"a"}, {"b"}, {"c"}}})
+	var batch [][]Prediction
+	if r.Status != 200 || json.Unmarshal(r.Body, &batch) != nil || len(batch) != 3 {
+		t.Errorf(`[["a"], ["b"], ["c"]]: %s, want a batch of three`, r)
+	}
+}
+
+// TestInfoTEI (issue 15.12): /info carries TEI's fields with TEI's types.
+func TestInfoTEI(t *testing.T) {
+	for _, tc := range []struct{ model, dtype string }{{"sentiment", "float32"}, {"fp16", "float16"}} {
+		t.Run(tc.model, func(t *testing.T) {
+			ts := startServer(t, tc.model, Config{MaxBatchSize: 8, MaxBatchTokens: 4096, MaxInputsPerRequest: 16, MaxConcurrentRequests: 100})
+			r := do(t, "GET", ts.URL+"/info", nil)
+			var info map[string]any
+			if err := json.Unmarshal(r.Body, &info); err != nil {
+				t.Fatal(r)
+			}
+			labels := ts.Model().Labels
+			id2label, label2id := map[string]any{}, map[string]any{}
+			for i, l := range labels {
+				id2label[strconv.Itoa(i)] = l
+				label2id[l] = float64(i)
+			}
+			want := map[string]any{
+				"model_id": tc.model, "model_sha": nil, "model_dtype": tc.dtype,
+				"model_type":              map[string]any{"classifier": map[string]any{"id2label": id2label, "label2id": label2id}},
+				"max_concurrent_requests": 100.0, "max_input_length": 64.0, "max_batch_tokens": 4096.0,
+				"max_batch_requests": 8.0, "max_client_batch_size": 16.0, "auto_truncate": false,
+				"docker_label": nil,
+			}
+			for k, v := range want {
+				if !reflect.DeepEqual(info[k], v) {
+					t.Errorf("%s = %#v, want %#v", k, info[k], v)
+				}
+			}
+			if w, ok := info["tokenization_workers"].(float64); !ok || w < 1 {
+				t.Errorf("tokenization_workers %v", info["tokenization_workers"])
+			}
+			semverRE := regexp.MustCompile(`^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$`)
+			if v, _ := info["version"].(string); !semverRE.MatchString(v) {
+				t.Errorf("version %q is not semver", info["version"])
+			}
+		})
+	}
+	for _, tc := range []struct{ in, version string }{
+		{"v0.3.1", "0.3.1"}, {"1.2.3-rc.1", "1.2.3-rc.1"}, {"v0.3.0-4-g1a2b3c4-dirty", "0.3.0-4-g1a2b3c4-dirty"},
+		{"110a4af-dirty", "0.0.0+110a4af-dirty"}, {"dev", "0.0.0+dev"}, {"", "0.0.0+unknown"}, {"a b/c", "0.0.0+a-b-c"},
+	} {
+		if got, _ := semver(tc.in); got != tc.version {
+			t.Errorf("semver(%q) = %q, want %q", tc.in, got, tc.version)
+		}
+	}
+}
+
+// TestStatusCodesTEI (issue 15.11): TEI's status and error_type for empty
+// input (400 Empty), too many inputs (413 Validation, TEI's mapping of its
+// Validation type), a failed model run (424 Backend) and overload (429
+// Overloaded, see TestOverload).
+func TestStatusCodesTEI(t *testing.T) {
+	ts := startServer(t, "smallvocab", Config{MaxInputsPerRequest: 2})
+	for _, tc := range []struct {
+		name, path string
+		body       any
+		status     int
+		errType    string
+	}{
+		{"empty string", "/predict", `{"inputs": ""}`, 400, ErrEmpty},
+		{"empty batch", "/predict", `{"inputs": []}`, 400, ErrEmpty},
+		{"empty tokenize batch", "/tokenize", `{"inputs": []}`, 400, ErrEmpty},
+		{"empty decode", "/decode", `{"ids": []}`, 400, ErrEmpty},
+		{"too many inputs", "/predict", `{"inputs": [["a"], ["b"], ["c"]]}`, 413, ErrValidation},
+		{"too many to tokenize", "/tokenize", `{"inputs": ["a", "b", "c"]}`, 413, ErrValidation},
+		{"too many to decode", "/decode", `{"ids": [[1], [2], [3]]}`, 413, ErrValidation},
+		{"model run fails", "/predict", `{"inputs": "a movie"}`, 424, ErrBackend}, // id 3185 ≥ the vocabulary of 3000
+	} {
+		r := do(t, "POST", ts.URL+tc.path, tc.body)
+		if r.Status != tc.status || r.errorBody(t).ErrorType != tc.errType {
+			t.Errorf("%s: %s, want %d %s", tc.name, r, tc.status, tc.errType)
+		}
+	}
+}
+
+// TestInvalidUTF8IsRefused (issue 16.7): encoding/json would turn bytes
+// that are not UTF-8, and lone surrogate escapes, into U+FFFD and the
+// request would be answered 200 for a text nobody sent; they get 422.
+func TestInvalidUTF8IsRefused(t *testing.T) {
+	ts := startServer(t, "sentiment", Config{})
+	for _, tc := range []struct {
+		name, path, body string
+		status           int
+	}{
+		{"latin-1 byte", "/predict", "{\"inputs\": \"caf\xe9\"}", 422},
+		{"truncated sequence", "/tokenize", "{\"inputs\": [\"ok\", \"\xe2\x82\"]}", 422},
+		{"invalid in a key", "/predict", "{\"inputs\": \"a\", \"x\xff\": 1}", 422},
+		{"lone high surrogate", "/predict", `{"inputs": "a\ud83d b"}`, 422},
+		{"lone low surrogate", "/predict", `{"inputs": "\ude00"}`, 422},
+		{"reversed pair", "/predict", `{"inputs": "\ude00\ud83d"}`, 422},
+		{"kserve JSON", "/v2/models/sentiment/infer", "{\"inputs\": [{\"name\": \"text\", \"shape\": [1], \"datatype\": \"BYTES\", \"data\": [\"\xc3\"]}]}", 422},
+		{"surrogate pair is fine", "/predict", `{"inputs": "smile \ud83d\ude00"}`, 200},
+		{"escaped backslash before u", "/predict", `{"inputs": "a\\ud800"}`, 200},
+		{"literal U+FFFD is fine", "/predict", "{\"inputs\": \"\xef\xbf\xbd\"}", 200},
+	} {
+		r := do(t, "POST", ts.URL+tc.path, tc.body)
+		if r.Status != tc.status {
+			t.Errorf("%s: %s, want %d", tc.name, r, tc.status)
+			continue
+		}
+		if tc.status != 200 && r.errorBody(t).ErrorType != ErrValidation {
+			t.Errorf("%s: %s, want error_type Validation", tc.name, r)
+		}
+	}
+}
+
+// TestHTTPEdges (issue 16.8): the bearer scheme is case-insensitive;
+// /HEALTH and /health/ are the probe and need no key; a body refused by
+// its Content-Length gets its 413 read by a client still uploading,
+// instead of a connection reset.
+func TestHTTPEdges(t *testing.T) {
+	ts := startServer(t, "sentiment", Config{APIKey: "s3cret", BodyLimit: 4096})
+	for _, h := range []string{"Bearer s3cret", "bearer s3cret", "BEARER  s3cret", " Bearer s3cret "} {
+		if r := do(t, "POST", ts.URL+"/predict", map[string]any{"inputs": "hi"}, "Authorization", h); r.Status != 200 {
+			t.Errorf("Authorization %q: %s", h, r)
+		}
+	}
+	for _, h := range []string{"Basic s3cret", "Bearer S3CRET", "Bearers3cret", "s3cret"} {
+		if r := do(t, "POST", ts.URL+"/predict", map[string]any{"inputs": "hi"}, "Authorization", h); r.Status != 401 {
+			t.Errorf("Authorization %q: %s, want 401", h, r)
+		}
+	}
+	for _, p := range []string{"/HEALTH", "/health/", "/Ready", "/v2/health/LIVE"} {
+		if r := do(t, "GET", ts.URL+p, nil); r.Status != 200 {
+			t.Errorf("GET %s without the key: %s", p, r)
+		}
+	}
+	for _, p := range []string{"/PREDICT", "/predict/"} {
+		if r := do(t, "POST", ts.URL+p, map[string]any{"inputs": "hi"}); r.Status != 401 {
+			t.Errorf("POST %s without the key: %s, want 401", p, r)
+		}
+	}
+
+	// An upload of 8 MiB against a 4 KiB limit: the server answers 413 after
+	// the headers; the client keeps writing, then reads.
+	conn, err := net.Dial("tcp", strings.TrimPrefix(ts.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	const size = 8 << 20
+	fmt.Fprintf(conn, "POST /predict HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer s3cret\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", size)
+	time.Sleep(100 * time.Millisecond) // the 413 is on its way; the server has closed its side
+	chunk := make([]byte, 64<<10)
+	var writeErr error
+	for sent := 0; sent < size && writeErr == nil; sent += len(chunk) {
+		_, writeErr = conn.Write(chunk)
+	}
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("reading the answer to an oversized upload: %v (write: %v)", err, writeErr)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusRequestEntityTooLarge || !strings.Contains(string(body), ErrTooLarge) {
+		t.Errorf("oversized upload: %d %s, want 413 %s", resp.StatusCode, body, ErrTooLarge)
+	}
+	if writeErr != nil {
+		t.Errorf("the upload was cut: %v", writeErr)
+	}
+}
+
+// TestTEIMetrics (issue 15.14): TEI's series, names, labels and buckets,
+// next to kiln's own.
+func TestTEIMetrics(t *testing.T) {
+	ts := startServer(t, "sentiment", Config{MaxInputsPerRequest: 4})
+	texts := sst2Texts(t, 4)
+	var wg sync.WaitGroup
+	for _, s := range texts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			do(t, "POST", ts.URL+"/predict", map[string]any{"inputs": s})
+		}()
+	}
+	wg.Wait()
+	do(t, "POST", ts.URL+"/", map[string]any{"inputs": [][]string{{texts[0]}, {texts[1], texts[2]}}})
+	do(t, "POST", ts.URL+"/predict", map[string]any{"inputs": [][]string{{"a"}, {"b"}, {"c"}, {"d"}, {"e"}}}) // too many
+	do(t, "POST", ts.URL+"/tokenize", map[string]any{"inputs": "not counted"})
+	for series, want := range map[string]float64{
+		`te_request_count{method="single"}`:      4,
+		`te_request_count{method="batch"}`:       2,
+		`te_request_success{method="single"}`:    4,
+		`te_request_success{method="batch"}`:     1,
+		`te_request_failure{err="batch_size"}`:   1,
+		`te_request_duration_count`:              5,
+		`te_request_tokenization_duration_count`: 5,
+		`te_request_queue_duration_count`:        5,
+		`te_request_inference_duration_count`:    5,
+		`te_request_input_length_count`:          6,
+		`te_predict_count`:                       6,
+		`te_predict_success`:                     6,
+		`te_predict_queue_duration_count`:        6,
+		`te_predict_inference_duration_count`:    6,
+		`te_batch_next_size_sum`:                 6,
+		`te_queue_size`:                          0,
+		`te_request_input_length_bucket{le="64"}`:  6, // powers of two up to max_input_length
+		`kiln_http_requests_total{route="/predict",status="200"}`: 4,
+	} {
+		if got := metricValue(t, ts, series); got != want {
+			t.Errorf("%s = %v, want %v", series, got, want)
+		}
+	}
+	text := string(do(t, "GET", ts.URL+"/metrics", nil).Body)
+	for _, line := range []string{
+		"# TYPE te_request_count counter", "# TYPE te_request_duration histogram", "# TYPE te_queue_size gauge",
+		"# TYPE te_batch_next_size histogram", "# TYPE te_batch_next_tokens histogram",
+		`te_batch_next_size_bucket{le="4096"}`, `te_batch_next_tokens_bucket{le="1.048576e+06"}`,
+	} {
+		if !strings.Contains(text, line) {
+			t.Errorf("/metrics lacks %q", line)
+		}
+	}
+	// TEI's duration buckets: 1e-5 s × 1.5^k, k = 1…35.
+	var les []float64
+	for _, line := range strings.Split(text, "\n") {
+		if rest, ok := strings.CutPrefix(line, `te_request_duration_bucket{le="`); ok {
+			if v, err := strconv.ParseFloat(rest[:strings.IndexByte(rest, '"')], 64); err == nil && !math.IsInf(v, 1) {
+				les = append(les, v)
+			}
+		}
+	}
+	if len(les) != 35 || math.Abs(les[0]-1.5e-5) > 1e-12 || math.Abs(les[34]-1e-5*math.Pow(1.5, 35)) > 1e-6 {
+		t.Errorf("te_request_duration buckets %v, want 1e-5 × 1.5^k for k = 1…35", les)
+	}
+	if strings.Contains(text, `te_request_input_length_bucket{le="128"}`) {
+		t.Error("te_request_input_length has buckets past max_input_length (64)")
+	}
+}
