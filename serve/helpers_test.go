@@ -236,9 +236,9 @@ func do(t testing.TB, method, url string, body any, header ...string) response {
 }
 
 // metricValue reads one sample from the Prometheus text at /metrics.
-func metricValue(t *testing.T, ts *testServer, series string) float64 {
+func metricValue(t *testing.T, ts *testServer, series string, header ...string) float64 {
 	t.Helper()
-	r := do(t, "GET", ts.URL+"/metrics", nil)
+	r := do(t, "GET", ts.URL+"/metrics", nil, header...)
 	for _, line := range strings.Split(string(r.Body), "\n") {
 		if name, val, ok := strings.Cut(line, " "); ok && name == series {
 			var v float64

@@ -30,7 +30,7 @@ import (
 func runClient(t *testing.T, out any, args ...string) {
 	t.Helper()
 	cmd := exec.Command(testenv.Python(t), append([]string{filepath.Join("testdata", "tei_clients.py")}, args...)...)
-	cmd.Env = append(os.Environ(), "HF_HUB_OFFLINE=1", "HF_HUB_DISABLE_TELEMETRY=1", "NO_PROXY=127.0.0.1", "no_proxy=127.0.0.1")
+	cmd.Env = append(os.Environ(), "HF_HUB_DISABLE_TELEMETRY=1", "NO_PROXY=127.0.0.1", "no_proxy=127.0.0.1")
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	data, err := cmd.Output()
@@ -62,6 +62,9 @@ func TestInferenceClientTextClassification(t *testing.T) {
 	runClient(t, &got, append([]string{"hub", ts.URL, "s3cret"}, texts...)...)
 	if len(got) != len(texts) {
 		t.Fatalf("%d results for %d texts", len(got), len(texts))
+	}
+	if v := metricValue(t, ts, `kiln_http_requests_total{route="/",status="200"}`, "Authorization", "Bearer s3cret"); v != float64(len(texts)) {
+		t.Errorf("the client's requests reached POST / %v times, want %d", v, len(texts))
 	}
 	for i, text := range texts {
 		want := predictOne(t, ts, text, "Authorization", "Bearer s3cret")
@@ -365,23 +368,23 @@ func TestTEIMetrics(t *testing.T) {
 	do(t, "POST", ts.URL+"/predict", map[string]any{"inputs": [][]string{{"a"}, {"b"}, {"c"}, {"d"}, {"e"}}}) // too many
 	do(t, "POST", ts.URL+"/tokenize", map[string]any{"inputs": "not counted"})
 	for series, want := range map[string]float64{
-		`te_request_count{method="single"}`:      4,
-		`te_request_count{method="batch"}`:       2,
-		`te_request_success{method="single"}`:    4,
-		`te_request_success{method="batch"}`:     1,
-		`te_request_failure{err="batch_size"}`:   1,
-		`te_request_duration_count`:              5,
-		`te_request_tokenization_duration_count`: 5,
-		`te_request_queue_duration_count`:        5,
-		`te_request_inference_duration_count`:    5,
-		`te_request_input_length_count`:          6,
-		`te_predict_count`:                       6,
-		`te_predict_success`:                     6,
-		`te_predict_queue_duration_count`:        6,
-		`te_predict_inference_duration_count`:    6,
-		`te_batch_next_size_sum`:                 6,
-		`te_queue_size`:                          0,
-		`te_request_input_length_bucket{le="64"}`:  6, // powers of two up to max_input_length
+		`te_request_count{method="single"}`:                       4,
+		`te_request_count{method="batch"}`:                        2,
+		`te_request_success{method="single"}`:                     4,
+		`te_request_success{method="batch"}`:                      1,
+		`te_request_failure{err="batch_size"}`:                    1,
+		`te_request_duration_count`:                               5,
+		`te_request_tokenization_duration_count`:                  5,
+		`te_request_queue_duration_count`:                         5,
+		`te_request_inference_duration_count`:                     5,
+		`te_request_input_length_count`:                           6,
+		`te_predict_count`:                                        6,
+		`te_predict_success`:                                      6,
+		`te_predict_queue_duration_count`:                         6,
+		`te_predict_inference_duration_count`:                     6,
+		`te_batch_next_size_sum`:                                  6,
+		`te_queue_size`:                                           0,
+		`te_request_input_length_bucket{le="64"}`:                 6, // powers of two up to max_input_length
 		`kiln_http_requests_total{route="/predict",status="200"}`: 4,
 	} {
 		if got := metricValue(t, ts, series); got != want {
@@ -412,5 +415,175 @@ func TestTEIMetrics(t *testing.T) {
 	}
 	if strings.Contains(text, `te_request_input_length_bucket{le="128"}`) {
 		t.Error("te_request_input_length has buckets past max_input_length (64)")
+	}
+}
+
+// TestTritonClient (issue 15.13): tritonclient[http] with its defaults
+// (binary tensor data in and out, the Inference-Header-Content-Length
+// extension), with JSON tensors, with only some outputs requested, with
+// the classification extension, on the versioned routes, and its model
+// config call. Scores must be /predict's.
+func TestTritonClient(t *testing.T) {
+	ts := startServer(t, "sentiment", Config{})
+	texts := append(sst2Texts(t, 3), "naïve café ☕")
+	type tensor struct {
+		Shape  []int `json:"shape"`
+		Binary bool  `json:"binary"`
+		Data   []any `json:"data"`
+	}
+	var res struct {
+		Live, Ready, ModelReady, ModelReadyV1 bool
+		Metadata                              map[string]any
+		Config                                struct {
+			Name  string `json:"name"`
+			Input []struct {
+				Name     string `json:"name"`
+				DataType string `json:"data_type"`
+			} `json:"input"`
+			Output []struct {
+				Name     string `json:"name"`
+				DataType string `json:"data_type"`
+				Dims     []int  `json:"dims"`
+			} `json:"output"`
+		}
+		Server                                          map[string]any
+		Default, ScoresOnly, JSON, Raw, Top2, Versioned map[string]tensor
+		UnknownModelError                               *string
+	}
+	var raw map[string]json.RawMessage
+	runClient(t, &raw, append([]string{"triton", strings.TrimPrefix(ts.URL, "http://"), "sentiment"}, texts...)...)
+	// The script's keys are snake_case.
+	fix := map[string]any{}
+	for k, v := range raw {
+		fix[strings.ReplaceAll(k, "_", "")] = v
+	}
+	data, _ := json.Marshal(fix)
+	if err := json.Unmarshal(data, &res); err != nil {
+		t.Fatal(err)
+	}
+	if !res.Live || !res.Ready || !res.ModelReady || !res.ModelReadyV1 {
+		t.Errorf("health: live %v ready %v model %v v1 %v", res.Live, res.Ready, res.ModelReady, res.ModelReadyV1)
+	}
+	if res.Config.Name != "sentiment" || len(res.Config.Input) != 2 || res.Config.Input[0].DataType != "TYPE_STRING" ||
+		len(res.Config.Output) != 2 || res.Config.Output[0].DataType != "TYPE_FP32" || !reflect.DeepEqual(res.Config.Output[0].Dims, []int{-1, 3}) {
+		t.Errorf("config %+v", res.Config)
+	}
+	if res.UnknownModelError == nil || !strings.Contains(*res.UnknownModelError, "not served here") {
+		t.Errorf("unknown model: %v", res.UnknownModelError)
+	}
+
+	labels := ts.Model().Labels
+	var probs, logits [][]float64
+	var top []string
+	for _, text := range texts {
+		p := predictOne(t, ts, text)
+		byLabel := map[string]float64{}
+		for _, x := range p {
+			byLabel[x.Label] = x.Score
+		}
+		r := do(t, "POST", ts.URL+"/predict", map[string]any{"inputs": text, "raw_scores": true})
+		var rp []Prediction
+		json.Unmarshal(r.Body, &rp)
+		byLabelRaw := map[string]float64{}
+		for _, x := range rp {
+			byLabelRaw[x.Label] = x.Score
+		}
+		var pr, lg []float64
+		for _, l := range labels {
+			pr, lg = append(pr, byLabel[l]), append(lg, byLabelRaw[l])
+		}
+		probs, logits, top = append(probs, pr), append(logits, lg), append(top, p[0].Label)
+	}
+	n := len(texts)
+	checkScores := func(name string, got tensor, want [][]float64, binary bool) {
+		t.Helper()
+		if !reflect.DeepEqual(got.Shape, []int{n, 3}) || got.Binary != binary {
+			t.Errorf("%s: shape %v binary %v, want [%d 3] binary %v", name, got.Shape, got.Binary, n, binary)
+			return
+		}
+		for i := range n {
+			for j := range 3 {
+				if v, _ := got.Data[i*3+j].(float64); math.Abs(v-want[i][j]) > 1e-6 {
+					t.Errorf("%s[%d][%d] = %v, /predict %v", name, i, j, got.Data[i*3+j], want[i][j])
+				}
+			}
+		}
+	}
+	checkLabels := func(name string, got tensor, binary bool) {
+		t.Helper()
+		if !reflect.DeepEqual(got.Shape, []int{n}) || got.Binary != binary {
+			t.Errorf("%s: shape %v binary %v", name, got.Shape, got.Binary)
+			return
+		}
+		for i := range n {
+			if got.Data[i] != top[i] {
+				t.Errorf("%s[%d] = %v, /predict %v", name, i, got.Data[i], top[i])
+			}
+		}
+	}
+	checkScores("default scores", res.Default["scores"], probs, true)
+	checkLabels("default label", res.Default["label"], true)
+	checkScores("scores only", res.ScoresOnly["scores"], probs, true)
+	if _, has := res.ScoresOnly["label"]; has || len(res.ScoresOnly) != 1 {
+		t.Errorf("asked for scores only, got %v", res.ScoresOnly)
+	}
+	checkScores("JSON scores", res.JSON["scores"], probs, false)
+	checkLabels("JSON label", res.JSON["label"], false)
+	checkScores("raw scores", res.Raw["scores"], logits, true)
+	checkLabels("versioned label", res.Versioned["label"], true)
+	// classification: "score:index:label", best first.
+	if got := res.Top2["scores"]; !reflect.DeepEqual(got.Shape, []int{n, 2}) {
+		t.Errorf("classification shape %v", got.Shape)
+	} else {
+		for i := range n {
+			parts := strings.SplitN(fmt.Sprint(got.Data[i*2]), ":", 3)
+			j := slicesIndex(labels, top[i])
+			if len(parts) != 3 || parts[1] != strconv.Itoa(j) || parts[2] != top[i] {
+				t.Errorf("classification[%d] = %v, want index %d label %s", i, got.Data[i*2], j, top[i])
+			} else if v, _ := strconv.ParseFloat(parts[0], 64); math.Abs(v-probs[i][j]) > 1e-6 {
+				t.Errorf("classification[%d] score %v, /predict %v", i, v, probs[i][j])
+			}
+		}
+	}
+}
+
+func slicesIndex(xs []string, x string) int {
+	for i, v := range xs {
+		if v == x {
+			return i
+		}
+	}
+	return -1
+}
+
+// TestKServeBinaryBadInputs: malformed binary tensor bodies are 400s with
+// a message, never a panic or a 5xx.
+func TestKServeBinaryBadInputs(t *testing.T) {
+	ts := startServer(t, "sentiment", Config{})
+	header := func(js string) string { return strconv.Itoa(len(js)) }
+	elem := func(s string) string {
+		var b [4]byte
+		b[0] = byte(len(s))
+		return string(b[:]) + s
+	}
+	js := `{"inputs": [{"name": "text", "shape": [1], "datatype": "BYTES", "parameters": {"binary_data_size": 9}}]}`
+	for _, tc := range []struct {
+		name, body, length string
+		status             int
+	}{
+		{"good", js + elem("hello"), header(js), 200},
+		{"header past the body", js, "99999", 400},
+		{"header not a number", js, "x", 400},
+		{"tensor shorter than its size", js + elem("hel"), header(js), 400},
+		{"element longer than the tensor", js + "\x09\x00\x00\x00hello", header(js), 400},
+		{"bytes left over", js + elem("hello") + "zz", header(js), 400},
+		{"shape disagrees", strings.Replace(js, "[1]", "[2]", 1) + elem("hello"), header(js), 422},
+		{"negative size", strings.Replace(js, "9}", "-9}", 1) + elem("hello"), header(strings.Replace(js, "9}", "-9}", 1)), 400},
+		{"not UTF-8", js + elem("h\xffllo"), header(js), 422},
+	} {
+		r := do(t, "POST", ts.URL+"/v2/models/sentiment/infer", tc.body, "Inference-Header-Content-Length", tc.length)
+		if r.Status != tc.status {
+			t.Errorf("%s: %s, want %d", tc.name, r, tc.status)
+		}
 	}
 }

@@ -51,7 +51,7 @@ def triton(url, model, texts):
             got[o["name"]] = {
                 "shape": list(a.shape),
                 "binary": "binary_data_size" in (o.get("parameters") or {}),
-                "data": [x.decode() if isinstance(x, bytes) else float(x) for x in a.reshape(-1)],
+                "data": [x.decode() if isinstance(x, bytes) else x if isinstance(x, str) else float(x) for x in a.reshape(-1)],
             }
         return got
 
