@@ -13,9 +13,9 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -355,15 +355,11 @@ func TestHTTPEdges(t *testing.T) {
 func TestTEIMetrics(t *testing.T) {
 	ts := startServer(t, "sentiment", Config{MaxInputsPerRequest: 4})
 	texts := sst2Texts(t, 4)
-	var wg sync.WaitGroup
 	for _, s := range texts {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			do(t, "POST", ts.URL+"/predict", map[string]any{"inputs": s})
-		}()
+		if r := do(t, "POST", ts.URL+"/predict", map[string]any{"inputs": s}); r.Status != 200 {
+			t.Fatal(r)
+		}
 	}
-	wg.Wait()
 	do(t, "POST", ts.URL+"/", map[string]any{"inputs": [][]string{{texts[0]}, {texts[1], texts[2]}}})
 	do(t, "POST", ts.URL+"/predict", map[string]any{"inputs": [][]string{{"a"}, {"b"}, {"c"}, {"d"}, {"e"}}}) // too many
 	do(t, "POST", ts.URL+"/tokenize", map[string]any{"inputs": "not counted"})
@@ -537,7 +533,7 @@ func TestTritonClient(t *testing.T) {
 	} else {
 		for i := range n {
 			parts := strings.SplitN(fmt.Sprint(got.Data[i*2]), ":", 3)
-			j := slicesIndex(labels, top[i])
+			j := slices.Index(labels, top[i])
 			if len(parts) != 3 || parts[1] != strconv.Itoa(j) || parts[2] != top[i] {
 				t.Errorf("classification[%d] = %v, want index %d label %s", i, got.Data[i*2], j, top[i])
 			} else if v, _ := strconv.ParseFloat(parts[0], 64); math.Abs(v-probs[i][j]) > 1e-6 {
@@ -545,15 +541,6 @@ func TestTritonClient(t *testing.T) {
 			}
 		}
 	}
-}
-
-func slicesIndex(xs []string, x string) int {
-	for i, v := range xs {
-		if v == x {
-			return i
-		}
-	}
-	return -1
 }
 
 // TestKServeBinaryBadInputs: malformed binary tensor bodies are 400s with
