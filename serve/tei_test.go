@@ -103,7 +103,10 @@ func TestTokenizeDecodeTEI(t *testing.T) {
 		Text             string  `json:"text"`
 		Pair             *string `json:"pair,omitempty"`
 		AddSpecialTokens bool    `json:"add_special_tokens"`
+		MaxLength        int     `json:"max_length,omitempty"` // truncate to the model's 64 tokens
+		Direction        string  `json:"direction,omitempty"`
 	}
+	long := strings.Repeat("the quick brown fox jumps over the lazy dog ", 12)
 	str := func(s string) *string { return &s }
 	cases := []tcase{
 		{Text: "Hello world", AddSpecialTokens: true},
@@ -112,6 +115,9 @@ func TestTokenizeDecodeTEI(t *testing.T) {
 		{Text: "Is it raining?", Pair: str("Nein, es schneit in München."), AddSpecialTokens: true},
 		{Text: "Is it raining?", Pair: str("Nein, es schneit in München."), AddSpecialTokens: false},
 		{Text: "same same", Pair: str("same"), AddSpecialTokens: false},
+		{Text: long, Pair: str("a short question?"), AddSpecialTokens: true, MaxLength: 64},
+		{Text: "lazy lazy dog", Pair: str(long), AddSpecialTokens: false, MaxLength: 64, Direction: "left"},
+		{Text: long, Pair: str(long + "fin"), AddSpecialTokens: true, MaxLength: 64, Direction: "left"},
 	}
 	casesPath := filepath.Join(t.TempDir(), "cases.json")
 	data, _ := json.Marshal(cases)
@@ -123,6 +129,9 @@ func TestTokenizeDecodeTEI(t *testing.T) {
 
 	for i, c := range cases {
 		body := map[string]any{"inputs": c.Text, "add_special_tokens": c.AddSpecialTokens}
+		if c.MaxLength > 0 {
+			body["truncate"], body["truncation_direction"] = true, c.Direction
+		}
 		if c.Pair != nil {
 			body["inputs"] = []any{[]string{c.Text, *c.Pair}} // kiln extension: a pair in a batch
 		}

@@ -80,6 +80,10 @@ def tokenize(path, cases_path):
     out = []
     for c in cases:
         texts = [c["text"]] + ([c["pair"]] if c.get("pair") is not None else [])
+        if c.get("max_length"):
+            tok.enable_truncation(c["max_length"], strategy="longest_first", direction=c.get("direction") or "right")
+        else:
+            tok.no_truncation()
         enc = tok.encode(*texts, add_special_tokens=c["add_special_tokens"])
         toks = []
         for i, id_ in enumerate(enc.ids):
