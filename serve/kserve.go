@@ -181,8 +181,7 @@ func flattenStrings(raw json.RawMessage, where string) ([]string, error) {
 
 // splitBinaryBody separates a binary-extension body into its JSON header
 // and the tensor bytes after it.
-func splitBinaryBody(c *fiber.Ctx) (header, tensors []byte, err error) {
-	body := c.Body()
+func splitBinaryBody(c *fiber.Ctx, body []byte) (header, tensors []byte, err error) {
 	h := c.Get(kserveHeaderLength)
 	if h == "" {
 		return body, nil, nil
@@ -353,7 +352,11 @@ func (s *Server) kserveInfer(c *fiber.Ctx) error {
 		return err
 	}
 	defer release()
-	header, tensors, err := splitBinaryBody(c)
+	body, err := s.body(c)
+	if err != nil {
+		return err
+	}
+	header, tensors, err := splitBinaryBody(c, body)
 	if err != nil {
 		return err
 	}

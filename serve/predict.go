@@ -118,7 +118,11 @@ func (s *Server) predict(c *fiber.Ctx) error {
 	}
 	defer release()
 	var req predictRequest
-	if err := decodeBody(c.Body(), &req); err != nil {
+	body, err := s.body(c)
+	if err != nil {
+		return err
+	}
+	if err := decodeBody(body, &req); err != nil {
 		return err
 	}
 	in, batched, err := parseInputs(req.Inputs)

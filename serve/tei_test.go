@@ -2,6 +2,9 @@ package serve
 
 import (
 	"bufio"
+	"bytes"
+	"compress/gzip"
+	"compress/zlib"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -18,6 +21,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/andybalholm/brotli"
 
 	"github.com/kiln-ml/kiln/internal/testenv"
 )
@@ -451,9 +456,9 @@ func TestTritonClient(t *testing.T) {
 				Dims     []int  `json:"dims"`
 			} `json:"output"`
 		}
-		Server                                          map[string]any
-		Default, ScoresOnly, JSON, Raw, Top2, Versioned map[string]tensor
-		UnknownModelError                               *string
+		Server                                                         map[string]any
+		Default, ScoresOnly, JSON, Raw, Top2, Versioned, Gzip, Deflate map[string]tensor
+		UnknownModelError                                              *string
 	}
 	var raw map[string]json.RawMessage
 	runClient(t, &raw, append([]string{"triton", strings.TrimPrefix(ts.URL, "http://"), "sentiment"}, texts...)...)
@@ -536,6 +541,8 @@ func TestTritonClient(t *testing.T) {
 	checkLabels("JSON label", res.JSON["label"], false)
 	checkScores("raw scores", res.Raw["scores"], logits, true)
 	checkLabels("versioned label", res.Versioned["label"], true)
+	checkScores("gzip request", res.Gzip["scores"], probs, true)
+	checkScores("deflate request", res.Deflate["scores"], probs, true)
 	// classification: "score:index:label", best first.
 	if got := res.Top2["scores"]; !reflect.DeepEqual(got.Shape, []int{n, 2}) {
 		t.Errorf("classification shape %v", got.Shape)
@@ -580,6 +587,59 @@ func TestKServeBinaryBadInputs(t *testing.T) {
 		r := do(t, "POST", ts.URL+"/v2/models/sentiment/infer", tc.body, "Inference-Header-Content-Length", tc.length)
 		if r.Status != tc.status {
 			t.Errorf("%s: %s, want %d", tc.name, r, tc.status)
+		}
+	}
+}
+
+// TestCompressedBodies: gzip, deflate and brotli request bodies are
+// inflated (tritonclient compresses on request), within --body-limit: an
+// inflation bomb is a 413, not gigabytes of memory.
+func TestCompressedBodies(t *testing.T) {
+	ts := startServer(t, "sentiment", Config{BodyLimit: 256 << 10})
+	plain := []byte(`{"inputs": "a charming and often affecting journey"}`)
+	want := do(t, "POST", ts.URL+"/predict", plain)
+	gz := func(b []byte) []byte {
+		var buf bytes.Buffer
+		w := gzip.NewWriter(&buf)
+		w.Write(b)
+		w.Close()
+		return buf.Bytes()
+	}
+	zl := func(b []byte) []byte {
+		var buf bytes.Buffer
+		w := zlib.NewWriter(&buf)
+		w.Write(b)
+		w.Close()
+		return buf.Bytes()
+	}
+	br := func(b []byte) []byte {
+		var buf bytes.Buffer
+		w := brotli.NewWriter(&buf)
+		w.Write(b)
+		w.Close()
+		return buf.Bytes()
+	}
+	// 32 MiB of JSON whitespace in 32 KiB of gzip: valid JSON, so only the
+	// limit on the inflated size refuses it.
+	bomb := gz([]byte(`{"inputs": "a"` + strings.Repeat(" ", 32<<20) + `}`))
+	for _, tc := range []struct {
+		name, encoding string
+		body           []byte
+		status         int
+	}{
+		{"gzip", "gzip", gz(plain), 200},
+		{"deflate", "deflate", zl(plain), 200},
+		{"brotli", "br", br(plain), 200},
+		{"identity", "identity", plain, 200},
+		{"bomb", "gzip", bomb, 413},
+		{"corrupt", "gzip", plain, 400},
+		{"unknown", "compress", plain, 415},
+	} {
+		r := do(t, "POST", ts.URL+"/predict", tc.body, "Content-Encoding", tc.encoding)
+		if r.Status != tc.status {
+			t.Errorf("%s (%d bytes): %s, want %d", tc.name, len(tc.body), r, tc.status)
+		} else if tc.status == 200 && string(r.Body) != string(want.Body) {
+			t.Errorf("%s: %s, uncompressed %s", tc.name, r.Body, want.Body)
 		}
 	}
 }

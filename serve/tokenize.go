@@ -35,7 +35,11 @@ func (s *Server) tokenize(c *fiber.Ctx) error {
 	}
 	defer release()
 	var req tokenizeRequest
-	if err := decodeBody(c.Body(), &req); err != nil {
+	body, err := s.body(c)
+	if err != nil {
+		return err
+	}
+	if err := decodeBody(body, &req); err != nil {
 		return err
 	}
 	in, err := parseTokenizeInputs(req.Inputs)
@@ -230,7 +234,11 @@ func (s *Server) decode(c *fiber.Ctx) error {
 	}
 	defer release()
 	var req decodeRequest
-	if err := decodeBody(c.Body(), &req); err != nil {
+	body, err := s.body(c)
+	if err != nil {
+		return err
+	}
+	if err := decodeBody(body, &req); err != nil {
 		return err
 	}
 	v, err := decodeValue(req.IDs, "ids")

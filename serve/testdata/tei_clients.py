@@ -62,6 +62,9 @@ def triton(url, model, texts):
     res["raw"] = run(True, [httpclient.InferRequestedOutput("scores")], parameters={"raw_scores": True})
     res["top2"] = run(True, [httpclient.InferRequestedOutput("scores", class_count=2)])
     res["versioned"] = run(True, [httpclient.InferRequestedOutput("label")], model_version="1")
+    res["gzip"] = run(True, [httpclient.InferRequestedOutput("scores")],
+                      request_compression_algorithm="gzip", response_compression_algorithm="gzip")
+    res["deflate"] = run(True, [httpclient.InferRequestedOutput("scores")], request_compression_algorithm="deflate")
     try:
         c.infer("no-such-model", [httpclient.InferInput("text", [1], "BYTES")])
         res["unknown_model_error"] = None
