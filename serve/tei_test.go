@@ -59,12 +59,21 @@ func predictOne(t *testing.T, ts *testServer, text string, header ...string) []P
 
 // TestInferenceClientTextClassification (issue 15.8): huggingface_hub's
 // InferenceClient(model=URL) posts to /; TEI routes / and /invocations to
-// /predict for a classifier. The client authenticates with the API key.
+// /predict for a classifier. The client authenticates with the API key;
+// its health_check and get_endpoint_info read /health and TEI's /info.
 func TestInferenceClientTextClassification(t *testing.T) {
 	ts := startServer(t, "sentiment", Config{APIKey: "s3cret"})
 	texts := sst2Texts(t, 3)
-	var got [][]Prediction
-	runClient(t, &got, append([]string{"hub", ts.URL, "s3cret"}, texts...)...)
+	var res struct {
+		Results [][]Prediction
+		Healthy bool
+		Info    map[string]any
+	}
+	runClient(t, &res, append([]string{"hub", ts.URL, "s3cret"}, texts...)...)
+	got := res.Results
+	if !res.Healthy || res.Info["model_id"] != "sentiment" || res.Info["max_input_length"] != 64.0 {
+		t.Errorf("health_check %v, get_endpoint_info %v", res.Healthy, res.Info)
+	}
 	if len(got) != len(texts) {
 		t.Fatalf("%d results for %d texts", len(got), len(texts))
 	}

@@ -21,7 +21,9 @@ def hub(url, token, texts):
         # TEI answers one text with a flat list, of which the client keeps the top entry.
         items = r if isinstance(r, list) else [r]
         out.append([{"label": e.label, "score": e.score} for e in items])
-    return out
+    # The endpoint helpers need provider="hf-inference" spelt out.
+    endpoint = InferenceClient(model=url, token=token or None, timeout=60, provider="hf-inference")
+    return {"results": out, "healthy": endpoint.health_check(), "info": endpoint.get_endpoint_info()}
 
 
 def triton(url, model, texts):
