@@ -113,52 +113,19 @@ func TestInferenceClientTextClassification(t *testing.T) {
 // its character offsets turned into bytes.
 func TestTokenizeDecodeTEI(t *testing.T) {
 	ts := startServer(t, "sentiment", Config{})
-	type tcase struct {
-		Text             string  `json:"text"`
-		Pair             *string `json:"pair,omitempty"`
-		AddSpecialTokens bool    `json:"add_special_tokens"`
-		MaxLength        int     `json:"max_length,omitempty"` // truncate to the model's 64 tokens
-		Direction        string  `json:"direction,omitempty"`
-	}
-	long := strings.Repeat("the quick brown fox jumps over the lazy dog ", 12)
-	str := func(s string) *string { return &s }
-	cases := []tcase{
-		{Text: "Hello world", AddSpecialTokens: true},
-		{Text: "héllo wörld — naïve café", AddSpecialTokens: true},
-		{Text: "日本語 text", AddSpecialTokens: false},
-		{Text: "Is it raining?", Pair: str("Nein, es schneit in München."), AddSpecialTokens: true},
-		{Text: "Is it raining?", Pair: str("Nein, es schneit in München."), AddSpecialTokens: false},
-		{Text: "same same", Pair: str("same"), AddSpecialTokens: false},
-		{Text: long, Pair: str("a short question?"), AddSpecialTokens: true, MaxLength: 64},
-		{Text: "lazy lazy dog", Pair: str(long), AddSpecialTokens: false, MaxLength: 64, Direction: "left"},
-		{Text: long, Pair: str(long + "fin"), AddSpecialTokens: true, MaxLength: 64, Direction: "left"},
-	}
-	casesPath := filepath.Join(t.TempDir(), "cases.json")
-	data, _ := json.Marshal(cases)
-	if err := os.WriteFile(casesPath, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	var want [][]simpleToken
-	runClient(t, &want, "tokenize", filepath.Join(ts.Model().Dir, "tokenizer.json"), casesPath)
-
-	for i, c := range cases {
-		body := map[string]any{"inputs": c.Text, "add_special_tokens": c.AddSpecialTokens}
-		if c.MaxLength > 0 {
-			body["truncate"], body["truncation_direction"] = true, c.Direction
-		}
-		if c.Pair != nil {
-			body["inputs"] = []any{[]string{c.Text, *c.Pair}} // kiln extension: a pair in a batch
-		}
-		r := do(t, "POST", ts.URL+"/tokenize", body)
-		var got [][]simpleToken
-		if r.Status != 200 || json.Unmarshal(r.Body, &got) != nil || len(got) != 1 {
-			t.Fatalf("case %d: %s", i, r)
-		}
-		if !reflect.DeepEqual(got[0], want[i]) {
-			g, _ := json.Marshal(got[0])
-			w, _ := json.Marshal(want[i])
-			t.Errorf("case %d %+v:\n kiln %s\n   HF %s", i, c, g, w)
-		}
+	want := tokenizeMatchesHF(t, ts, filepath.Join(ts.Model().Dir, "tokenizer.json"))
+	// The same contract for byte-level BPE (RoBERTa: offsets trimmed of the
+	// space marker) and Unigram (T5: a pair template without [SEP]-like
+	// separators between the texts' special tokens).
+	for _, name := range []string{"roberta-base", "t5-small"} {
+		t.Run(name, func(t *testing.T) {
+			tok, err := LoadTokenizer(testenv.Testdata("tokenizers/" + name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			other := startServer(t, "sentiment", Config{Tokenizer: tok})
+			tokenizeMatchesHF(t, other, testenv.Testdata("tokenizers/"+name+"/tokenizer.json"))
+		})
 	}
 
 	// A list of strings is a batch (TEI), not a pair.
@@ -189,6 +156,61 @@ func TestTokenizeDecodeTEI(t *testing.T) {
 			t.Errorf("decode %v: %s, want %q", tc.body, r, tc.want)
 		}
 	}
+}
+
+// tokenizeMatchesHF checks /tokenize on texts and pairs, with and without
+// special tokens and truncation, against HF tokenizers on tokenizerJSON,
+// and returns HF's answers.
+func tokenizeMatchesHF(t *testing.T, ts *testServer, tokenizerJSON string) [][]simpleToken {
+	t.Helper()
+	type tcase struct {
+		Text             string  `json:"text"`
+		Pair             *string `json:"pair,omitempty"`
+		AddSpecialTokens bool    `json:"add_special_tokens"`
+		MaxLength        int     `json:"max_length,omitempty"` // truncate to the model's 64 tokens
+		Direction        string  `json:"direction,omitempty"`
+	}
+	long := strings.Repeat("the quick brown fox jumps over the lazy dog ", 12)
+	str := func(s string) *string { return &s }
+	cases := []tcase{
+		{Text: "Hello world", AddSpecialTokens: true},
+		{Text: "héllo wörld — naïve café", AddSpecialTokens: true},
+		{Text: "日本語 text", AddSpecialTokens: false},
+		{Text: "Is it raining?", Pair: str("Nein, es schneit in München."), AddSpecialTokens: true},
+		{Text: "Is it raining?", Pair: str("Nein, es schneit in München."), AddSpecialTokens: false},
+		{Text: "same same", Pair: str("same"), AddSpecialTokens: false},
+		{Text: long, Pair: str("a short question?"), AddSpecialTokens: true, MaxLength: 64},
+		{Text: "lazy lazy dog", Pair: str(long), AddSpecialTokens: false, MaxLength: 64, Direction: "left"},
+		{Text: long, Pair: str(long + "fin"), AddSpecialTokens: true, MaxLength: 64, Direction: "left"},
+	}
+	casesPath := filepath.Join(t.TempDir(), "cases.json")
+	data, _ := json.Marshal(cases)
+	if err := os.WriteFile(casesPath, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var want [][]simpleToken
+	runClient(t, &want, "tokenize", tokenizerJSON, casesPath)
+
+	for i, c := range cases {
+		body := map[string]any{"inputs": c.Text, "add_special_tokens": c.AddSpecialTokens}
+		if c.MaxLength > 0 {
+			body["truncate"], body["truncation_direction"] = true, c.Direction
+		}
+		if c.Pair != nil {
+			body["inputs"] = []any{[]string{c.Text, *c.Pair}} // kiln extension: a pair in a batch
+		}
+		r := do(t, "POST", ts.URL+"/tokenize", body)
+		var got [][]simpleToken
+		if r.Status != 200 || json.Unmarshal(r.Body, &got) != nil || len(got) != 1 {
+			t.Fatalf("case %d: %s", i, r)
+		}
+		if !reflect.DeepEqual(got[0], want[i]) {
+			g, _ := json.Marshal(got[0])
+			w, _ := json.Marshal(want[i])
+			t.Errorf("case %d %+v:\n kiln %s\n   HF %s", i, c, g, w)
+		}
+	}
+	return want
 }
 
 // TestPredictListShapes (issue 15.10): two strings are a pair, three are
