@@ -9,7 +9,7 @@
 // waits; the batcher owns the queue and forms batches; the backend runs
 // them. Overload is answered early and honestly (429 with Retry-After), a
 // request that waited too long gets 504, a failed batch fails only its own
-// requests (500), and SIGTERM drains what is in flight.
+// requests (424, as TEI), and SIGTERM drains what is in flight.
 package serve
 
 import (
