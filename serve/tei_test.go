@@ -629,27 +629,18 @@ func TestCompressedBodies(t *testing.T) {
 	ts := startServer(t, "sentiment", Config{BodyLimit: 256 << 10})
 	plain := []byte(`{"inputs": "a charming and often affecting journey"}`)
 	want := do(t, "POST", ts.URL+"/predict", plain)
-	gz := func(b []byte) []byte {
-		var buf bytes.Buffer
-		w := gzip.NewWriter(&buf)
-		w.Write(b)
-		w.Close()
-		return buf.Bytes()
+	pack := func(newWriter func(io.Writer) io.WriteCloser) func([]byte) []byte {
+		return func(b []byte) []byte {
+			var buf bytes.Buffer
+			w := newWriter(&buf)
+			w.Write(b)
+			w.Close()
+			return buf.Bytes()
+		}
 	}
-	zl := func(b []byte) []byte {
-		var buf bytes.Buffer
-		w := zlib.NewWriter(&buf)
-		w.Write(b)
-		w.Close()
-		return buf.Bytes()
-	}
-	br := func(b []byte) []byte {
-		var buf bytes.Buffer
-		w := brotli.NewWriter(&buf)
-		w.Write(b)
-		w.Close()
-		return buf.Bytes()
-	}
+	gz := pack(func(w io.Writer) io.WriteCloser { return gzip.NewWriter(w) })
+	zl := pack(func(w io.Writer) io.WriteCloser { return zlib.NewWriter(w) })
+	br := pack(func(w io.Writer) io.WriteCloser { return brotli.NewWriter(w) })
 	// 32 MiB of JSON whitespace in 32 KiB of gzip: valid JSON, so only the
 	// limit on the inflated size refuses it.
 	bomb := gz([]byte(`{"inputs": "a"` + strings.Repeat(" ", 32<<20) + `}`))
