@@ -20,7 +20,7 @@ type Template string
 
 const (
 	// TemplatePredict is kiln serve's /predict body: {"inputs": "text"} for
-	// one text per request, {"inputs": ["a", "b", …]} for a batch.
+	// one text per request, {"inputs": [["a"], ["b"], …]} for a batch.
 	TemplatePredict Template = "predict"
 	// TemplateKServe is the KServe v2 (Open Inference Protocol) body for
 	// POST /v2/models/{name}/infer: one BYTES input "text" of shape [N].
@@ -111,7 +111,13 @@ func NewTextWorkload(texts []string, opt TextWorkloadOptions) (*Workload, error)
 				if len(batch) == 1 {
 					return json.Marshal(map[string]any{"inputs": batch[0]})
 				}
-				return json.Marshal(map[string]any{"inputs": batch})
+				// A batch is a list of lists: TEI (and kiln serve) read
+				// ["a", "b"] as one pair and refuse three strings.
+				seqs := make([][]string, len(batch))
+				for i, t := range batch {
+					seqs[i] = []string{t}
+				}
+				return json.Marshal(map[string]any{"inputs": seqs})
 			}
 		case TemplateKServe:
 			render = func(batch []string) ([]byte, error) {

@@ -77,8 +77,10 @@ func TestTextWorkload(t *testing.T) {
 			}
 		}},
 		{"predict batch", TextWorkloadOptions{Template: TemplatePredict, Batch: 3}, func(t *testing.T, b []byte) {
-			var v struct{ Inputs []string }
-			if err := json.Unmarshal(b, &v); err != nil || len(v.Inputs) != 3 {
+			// TEI's batch shape, a list of one-text lists: a flat list of
+			// two strings would be a pair, of three a 422.
+			var v struct{ Inputs [][]string }
+			if err := json.Unmarshal(b, &v); err != nil || len(v.Inputs) != 3 || len(v.Inputs[0]) != 1 {
 				t.Errorf("body %s: %v", b, err)
 			}
 		}},

@@ -67,9 +67,9 @@ func TestMemoryAttack(t *testing.T) {
 
 	// 64 × 32,000 characters of one-letter words: one token per two
 	// characters, just under the 2 MB body limit.
-	huge := make([]string, 64)
+	huge := make([][]string, 64) // a TEI batch: [[text], [text], …]
 	for i := range huge {
-		huge[i] = strings.Repeat("a ", 16_000)
+		huge[i] = []string{strings.Repeat("a ", 16_000)}
 	}
 	hugeBody, _ := json.Marshal(map[string]any{"inputs": huge, "truncate": true})
 	// The largest /tokenize a client may send (--max-request-chars): its

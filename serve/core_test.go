@@ -257,11 +257,11 @@ func TestTokenBudgets(t *testing.T) {
 		maxLength   int // the truncation the tokenizer was asked for
 		ranAfterRun bool
 	}{
-		{"over the character budget", map[string]any{"inputs": []string{words(150), words(150), words(150)}}, 413, ErrTooLarge, false, 0, false},
+		{"over the character budget", map[string]any{"inputs": [][]string{{words(150)}, {words(150)}, {words(150)}}}, 413, ErrTooLarge, false, 0, false},
 		{"over-long without truncate", map[string]any{"inputs": words(190)}, 422, ErrValidation, true, 65, false},
 		{"over-long with truncate", map[string]any{"inputs": words(190), "truncate": true}, 200, "", true, 64, true},
-		{"over the token budget", map[string]any{"inputs": []string{words(40), words(40), words(40)}}, 413, ErrTooLarge, true, 65, false},
-		{"within every budget", map[string]any{"inputs": []string{words(20), words(20)}}, 200, "", true, 65, true},
+		{"over the token budget", map[string]any{"inputs": [][]string{{words(40)}, {words(40)}, {words(40)}}}, 413, ErrTooLarge, true, 65, false},
+		{"within every budget", map[string]any{"inputs": [][]string{{words(20)}, {words(20)}}}, 200, "", true, 65, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rec.reset()
@@ -382,7 +382,7 @@ func TestResponseHoldsAdmissionUntilWritten(t *testing.T) {
 	deadline := time.Now().Add(20 * time.Second)
 	for metricValue(t, ts, `kiln_http_requests_total{route="/tokenize",status="200"}`) < 1 {
 		if time.Now().After(deadline) {
-			t.Fatal("the big /tokenize never finished")
+			t.Fatalf("the big /tokenize never finished; requests: %s", metricLines(t, ts, "kiln_http_requests_total"))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

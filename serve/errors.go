@@ -14,6 +14,9 @@ import (
 
 // Error types in the JSON error body; the first six are the names
 // text-embeddings-inference uses, so its clients classify them the same way.
+// TEI's statuses: Validation 413 (too many inputs) or 422 (a body that does
+// not fit the schema), Overloaded 429, Backend 424, Tokenizer 422,
+// Unhealthy 503, Empty 400.
 const (
 	ErrValidation   = "Validation"
 	ErrOverloaded   = "Overloaded"
@@ -77,7 +80,8 @@ func classify(err error) *apiError {
 	var be *batcher.BackendError
 	switch {
 	case errors.As(err, &be):
-		return newErr(http.StatusInternalServerError, ErrBackend, "%v", be)
+		// TEI's status for a failed model run: 424 Failed Dependency.
+		return newErr(http.StatusFailedDependency, ErrBackend, "%v", be)
 	case errors.Is(err, batcher.ErrQueueFull):
 		return &apiError{Status: http.StatusTooManyRequests, Type: ErrOverloaded, Msg: "model is overloaded: the queue is full, retry later", RetryAfter: 1}
 	case errors.Is(err, batcher.ErrTooLarge):

@@ -29,6 +29,7 @@ type tinySpec struct {
 	labels  []string
 	vocab   int // 0 = the tokenizer's; smaller makes ONNX Runtime fail on ids past it
 	maxPos  int
+	dtype   string // export dtype: "" (fp32) or "fp16"
 }
 
 var tinySpecs = map[string]tinySpec{
@@ -38,6 +39,7 @@ var tinySpecs = map[string]tinySpec{
 	// Ids of common words ("the" 1996, "a" 1037) are below 3000, "movie"
 	// (3185) is not: feeding it makes ONNX Runtime's Gather fail.
 	"smallvocab": {problem: models.ProblemSingleLabel, labels: []string{"neg", "pos"}, vocab: 3000, maxPos: 64},
+	"fp16":       {problem: models.ProblemSingleLabel, labels: []string{"neg", "pos"}, maxPos: 64, dtype: "fp16"},
 }
 
 var (
@@ -111,7 +113,7 @@ func tinyModel(t *testing.T, name string) string {
 	}
 	out := filepath.Join(tinyRoot, name)
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if _, err := export.Export(context.Background(), src, out, export.Options{Logger: quiet}); err != nil {
+	if _, err := export.Export(context.Background(), src, out, export.Options{Logger: quiet, DType: spec.dtype}); err != nil {
 		t.Fatalf("export %s: %v", name, err)
 	}
 	tinyDirs[name] = out
@@ -265,9 +267,9 @@ func do(t testing.TB, method, url string, body any, header ...string) response {
 }
 
 // metricValue reads one sample from the Prometheus text at /metrics.
-func metricValue(t *testing.T, ts *testServer, series string) float64 {
+func metricValue(t *testing.T, ts *testServer, series string, header ...string) float64 {
 	t.Helper()
-	r := do(t, "GET", ts.URL+"/metrics", nil)
+	r := do(t, "GET", ts.URL+"/metrics", nil, header...)
 	for _, line := range strings.Split(string(r.Body), "\n") {
 		if name, val, ok := strings.Cut(line, " "); ok && name == series {
 			var v float64
@@ -278,4 +280,17 @@ func metricValue(t *testing.T, ts *testServer, series string) float64 {
 		}
 	}
 	return 0
+}
+
+// metricLines returns the /metrics lines of one metric family, for failure messages.
+func metricLines(t *testing.T, ts *testServer, family string) string {
+	t.Helper()
+	r := do(t, "GET", ts.URL+"/metrics", nil)
+	var out []string
+	for _, line := range strings.Split(string(r.Body), "\n") {
+		if strings.HasPrefix(line, family) {
+			out = append(out, line)
+		}
+	}
+	return strings.Join(out, "; ")
 }

@@ -164,24 +164,25 @@ type Output struct {
 	Logits [][]float32
 	// Scores are the score function applied to Logits (or the logits with
 	// RawScores), in label order.
-	Scores [][]float64
-	Tokens int // tokens run, special tokens included
+	Scores  [][]float64
+	Tokens  int   // tokens run, special tokens included
+	Lengths []int // tokens per sequence
 	// Tokenization, Queue (the longest wait of one of its sequences for a
 	// batch) and Inference (first batch start to last batch end).
 	Tokenization, Queue, Inference time.Duration
 }
 
 // CheckLimits applies the per-request limits before any tokenising: 413
-// for too many inputs, too long a text or too many characters in all, 422
-// for empty or invalid texts.
+// for too many inputs (Validation, as TEI), too long a text or too many
+// characters in all; 400 Empty for an empty text; 422 for invalid UTF-8.
 func (inf *Infer) CheckLimits(in []TextInput) error {
 	if len(in) > inf.cfg.MaxInputsPerRequest {
-		return newErr(http.StatusRequestEntityTooLarge, ErrTooLarge, "%d inputs in one request, the limit is %d (--max-client-batch-size)", len(in), inf.cfg.MaxInputsPerRequest)
+		return newErr(http.StatusRequestEntityTooLarge, ErrValidation, "batch size %d > maximum allowed batch size %d (--max-client-batch-size)", len(in), inf.cfg.MaxInputsPerRequest)
 	}
 	total := 0
 	for i, x := range in {
 		if x.Text == "" || (x.IsPair && x.Pair == "") {
-			return newErr(http.StatusUnprocessableEntity, ErrEmpty, "input %d: text is empty", i)
+			return newErr(http.StatusBadRequest, ErrEmpty, "input %d: text is empty", i)
 		}
 		n := utf8.RuneCountInString(x.Text) + utf8.RuneCountInString(x.Pair)
 		if n > inf.cfg.MaxTextChars {
@@ -218,7 +219,7 @@ func (inf *Infer) Predict(ctx context.Context, in []TextInput, opt PredictOption
 	seqs := make([]batcher.Input, len(encs))
 	for i, e := range encs {
 		if len(e.IDs) == 0 {
-			return out, newErr(http.StatusUnprocessableEntity, ErrEmpty, "input %d has no tokens", i)
+			return out, newErr(http.StatusBadRequest, ErrEmpty, "input %d has no tokens", i)
 		}
 		ids, types := make([]int64, len(e.IDs)), make([]int64, len(e.IDs))
 		for j, id := range e.IDs {
@@ -229,6 +230,7 @@ func (inf *Infer) Predict(ctx context.Context, in []TextInput, opt PredictOption
 		}
 		seqs[i] = batcher.Input{IDs: ids, TypeIDs: types}
 		out.Tokens += len(ids)
+		out.Lengths = append(out.Lengths, len(ids))
 	}
 	if out.Tokens > inf.cfg.MaxRequestTokens {
 		return out, newErr(http.StatusRequestEntityTooLarge, ErrTooLarge, "%d tokens in one request, the limit is %d (--max-request-tokens)", out.Tokens, inf.cfg.MaxRequestTokens)

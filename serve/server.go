@@ -9,19 +9,19 @@
 // waits; the batcher owns the queue and forms batches; the backend runs
 // them. Overload is answered early and honestly (429 with Retry-After), a
 // request that waited too long gets 504, a failed batch fails only its own
-// requests (500), and SIGTERM drains what is in flight.
+// requests (424, as TEI), and SIGTERM drains what is in flight.
 package serve
 
 import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"crypto/subtle"
 	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -29,10 +29,9 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/gofiber/fiber/v2/middleware/adaptor"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/kiln-ml/kiln/internal/ort"
+	"github.com/kiln-ml/kiln/modelio"
 	"github.com/kiln-ml/kiln/serve/backend"
 )
 
@@ -150,6 +149,7 @@ type Server struct {
 	log      *slog.Logger
 	core     *Infer
 	model    *ModelInfo
+	dtype    string // the graph's weights: float32, float16 (/info's model_dtype)
 	tok      Tokenizer
 	backend  Runner
 	app      *fiber.App
@@ -173,14 +173,22 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	m.addTEI(core.MaxLength())
 	info, be := core.Model(), core.Runner()
+	dtype := "float32" // what a Config.Runner (tests' fake) computes in
+	if cfg.Runner == nil {
+		if dtype, err = onnxDType(filepath.Join(cfg.ModelDir, modelio.ModelFile)); err != nil {
+			core.Close(context.Background())
+			return nil, err
+		}
+	}
 	if r := be.FallbackReason(); r != "" {
 		cfg.Logger.Warn("--device auto: CUDA is not usable, running on the CPU", "reason", r)
 	}
 	var rnd [4]byte
 	_, _ = rand.Read(rnd[:])
 	s := &Server{
-		cfg: core.cfg, log: cfg.Logger, core: core, model: info, tok: core.Tokenizer(), backend: be, m: m, maxLen: core.MaxLength(),
+		cfg: core.cfg, log: cfg.Logger, core: core, model: info, dtype: dtype, tok: core.Tokenizer(), backend: be, m: m, maxLen: core.MaxLength(),
 		slots: make(chan struct{}, cfg.MaxConcurrentRequests), idPrefix: hex.EncodeToString(rnd[:]),
 	}
 	s.app = s.routes()
@@ -238,7 +246,7 @@ func (s *Server) Warmup(ctx context.Context) error {
 // listener that fails, before or after warm-up, ends Serve with its error.
 func (s *Server) Serve(ctx context.Context, ln net.Listener, drain time.Duration) error {
 	errc := make(chan error, 1)
-	go func() { errc <- s.app.Listener(ln) }()
+	go func() { errc <- s.app.Listener(lingering(ln)) }()
 	warmErr := make(chan error, 1)
 	go func() { warmErr <- s.Warmup(ctx) }()
 	s.log.Info("listening", "addr", ln.Addr().String())
@@ -312,31 +320,6 @@ type timing struct {
 	tokenization, queue, inference time.Duration
 }
 
-// routes builds the fiber app.
-func (s *Server) routes() *fiber.App {
-	app := fiber.New(fiber.Config{
-		AppName: "kiln", DisableStartupMessage: true, BodyLimit: s.cfg.BodyLimit,
-		ReadTimeout: s.cfg.ReadTimeout, WriteTimeout: s.cfg.WriteTimeout, IdleTimeout: s.cfg.IdleTimeout,
-		ErrorHandler: s.earlyError,
-	})
-	app.Use(s.observe, s.auth)
-	app.Get("/health", s.health)
-	app.Get("/ready", s.readyHandler)
-	app.Get("/info", s.info)
-	app.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(s.m.reg, promhttp.HandlerOpts{})))
-	app.Get("/openapi.json", s.openapi)
-	app.Post("/predict", s.predict)
-	app.Post("/tokenize", s.tokenize)
-	app.Post("/decode", s.decode)
-	app.Get("/v2", s.kserveServer)
-	app.Get("/v2/health/live", s.health)
-	app.Get("/v2/health/ready", s.readyHandler)
-	app.Get("/v2/models/:name", s.kserveModel)
-	app.Get("/v2/models/:name/ready", s.kserveModelReady)
-	app.Post("/v2/models/:name/infer", s.kserveInfer)
-	return app
-}
-
 // earlyError answers errors fasthttp hits before any handler runs (a body
 // over the limit, an unparsable request line): it still sets the request
 // id and timing headers and counts the request.
@@ -351,9 +334,6 @@ func (s *Server) earlyError(c *fiber.Ctx, err error) error {
 	}
 	return writeError(c, ae)
 }
-
-// probes are answered without auth, so orchestrators need no secret.
-var probes = map[string]bool{"/health": true, "/ready": true, "/v2/health/live": true, "/v2/health/ready": true}
 
 // observe gives each request an id, writes errors as JSON, sets the timing
 // headers and records metrics and a log line.
@@ -389,6 +369,7 @@ func (s *Server) observe(c *fiber.Ctx) error {
 		route = "unmatched"
 	}
 	s.m.observeRequest(route, status, total)
+	s.m.observeTEI(c, route, status, ae, t, total)
 	if a, ok := c.Locals(admissionKey).(*admission); ok {
 		releaseOnWrite(c, a)
 	}
@@ -426,19 +407,6 @@ func validRequestID(id string) bool {
 		}
 	}
 	return true
-}
-
-func (s *Server) auth(c *fiber.Ctx) error {
-	if s.cfg.APIKey == "" || probes[c.Path()] {
-		return c.Next()
-	}
-	h := c.Get(fiber.HeaderAuthorization)
-	token, ok := strings.CutPrefix(h, "Bearer ")
-	if !ok || subtle.ConstantTimeCompare([]byte(strings.TrimSpace(token)), []byte(s.cfg.APIKey)) != 1 {
-		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="kiln"`)
-		return newErr(http.StatusUnauthorized, ErrUnauthorized, "missing or wrong bearer token (Authorization: Bearer <api key>)")
-	}
-	return c.Next()
 }
 
 // smallRequest is the body size under which a request is never refused for
@@ -523,21 +491,4 @@ func (s *Server) readyHandler(c *fiber.Ctx) error {
 		return newErr(http.StatusServiceUnavailable, ErrUnhealthy, "%s", msg)
 	}
 	return c.JSON(fiber.Map{"status": "ready"})
-}
-
-func (s *Server) info(c *fiber.Ctx) error {
-	return c.JSON(fiber.Map{
-		"model_id": s.model.Name, "model_dir": s.model.Dir, "model_type": s.model.ModelType,
-		"model_dtype": "onnx", "problem_type": s.model.ProblemType, "score_function": s.model.Function,
-		"labels": s.model.Labels, "max_input_length": s.maxLen,
-		"execution_provider": s.backend.Provider(), "device": s.cfg.Device,
-		"device_fallback_reason": s.backend.FallbackReason(), "onnxruntime_version": ort.Version(),
-		"sessions": s.backend.Concurrency(), "max_batch_size": s.cfg.MaxBatchSize,
-		"max_batch_tokens": s.cfg.MaxBatchTokens, "max_batch_delay_ms": float64(s.cfg.MaxBatchDelay) / 1e6,
-		"max_batch_padding": s.cfg.MaxBatchPadding,
-		"max_queue":         s.cfg.MaxQueue, "max_concurrent_requests": s.cfg.MaxConcurrentRequests,
-		"max_client_batch_size": s.cfg.MaxInputsPerRequest, "max_text_chars": s.cfg.MaxTextChars,
-		"auto_truncate": s.cfg.AutoTruncate, "request_timeout_ms": s.cfg.RequestTimeout.Milliseconds(),
-		"ready": s.Ready(), "version": s.cfg.Version,
-	})
 }

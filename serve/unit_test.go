@@ -20,9 +20,11 @@ func TestParseInputs(t *testing.T) {
 		{`{"text": "a", "text_pair": "b"}`, []TextInput{{Text: "a", Pair: "b", IsPair: true}}, false, 0},
 		{`{"text": "a", "text_pair": null}`, []TextInput{{Text: "a"}}, false, 0},
 		{`[["a"], ["b", "c"], {"text": "d"}, "e"]`, []TextInput{{Text: "a"}, {Text: "b", Pair: "c", IsPair: true}, {Text: "d"}, {Text: "e"}}, true, 0},
-		{`["a", "b", "c"]`, []TextInput{{Text: "a"}, {Text: "b"}, {Text: "c"}}, true, 0},
+		{`["a", "b", "c"]`, nil, false, 422}, // TEI: a list starting with a string is one text or a pair
+		{`["a", ["b"]]`, nil, false, 422},
+		{`[["a"], "b"]`, []TextInput{{Text: "a"}, {Text: "b"}}, true, 0},
 		{`[["a"]]`, []TextInput{{Text: "a"}}, true, 0},
-		{`[]`, nil, false, 422},
+		{`[]`, nil, false, 400},
 		{`null`, nil, false, 422},
 		{`5`, nil, false, 422},
 		{`[["a", "b", "c"]]`, nil, true, 422},

@@ -31,9 +31,11 @@ func newServeCmd() *cobra.Command {
 tokenizer.json) and answers:
 
   POST /predict    text-embeddings-inference compatible classification
+                   (also POST / and /invocations, as TEI routes a classifier)
   POST /tokenize   POST /decode
-  GET  /health /ready /info /metrics /openapi.json
-  KServe v2:       /v2/health/ready  /v2/models/NAME  POST /v2/models/NAME/infer
+  GET  /health /ready /info /metrics /openapi.json  (GET / and /ping: health)
+  KServe v2:       /v2/health/ready  /v2/models/NAME[/config]  POST /v2/models/NAME/infer
+                   (JSON or Triton binary tensors, as tritonclient sends them)
 
 Requests are tokenised in parallel, queued and run in dynamic batches of at
 most --max-batch-size sequences and --max-batch-tokens padded tokens, waiting
