@@ -19,7 +19,9 @@ import (
 	"slices"
 
 	"github.com/kiln-ml/kiln/export/onnxpb"
+	"github.com/kiln-ml/kiln/internal/atomicfile"
 	"github.com/kiln-ml/kiln/models"
+	"github.com/kiln-ml/kiln/tokenizers"
 )
 
 // Opset bounds: 14 is what HF Optimum uses at least; 18 is the newest the
@@ -39,9 +41,9 @@ const (
 	ModelFile         = "model.onnx"
 	ExternalDataFile  = "model.onnx_data"
 	ConfigFile        = "config.json"
-	TokenizerFile     = "tokenizer.json"
-	TokenizerConfig   = "tokenizer_config.json"
-	SpecialTokensFile = "special_tokens_map.json"
+	TokenizerFile     = tokenizers.TokenizerFile
+	TokenizerConfig   = tokenizers.ConfigFile
+	SpecialTokensFile = tokenizers.SpecialTokensFile
 )
 
 // Options configures Export. The zero value exports fp32 logits at opset 17
@@ -183,7 +185,7 @@ func Export(ctx context.Context, srcDir, outDir string, opts Options) (*Report, 
 		return nil, err
 	}
 	rep.ExternalData = ext
-	if err := copyFile(filepath.Join(srcDir, ConfigFile), filepath.Join(tmp, ConfigFile)); err != nil {
+	if err := atomicfile.Copy(filepath.Join(srcDir, ConfigFile), filepath.Join(tmp, ConfigFile)); err != nil {
 		return nil, err
 	}
 	files = append(files, ConfigFile)
@@ -202,7 +204,7 @@ func Export(ctx context.Context, srcDir, outDir string, opts Options) (*Report, 
 			return rep, err
 		}
 	}
-	if err := syncDir(tmp); err != nil {
+	if err := atomicfile.SyncDir(tmp); err != nil {
 		return rep, err
 	}
 	if err := commitDir(tmp, outDir, opts.Force); err != nil {

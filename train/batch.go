@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"sort"
 
+	"github.com/kiln-ml/kiln/dataset"
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
 )
@@ -17,7 +18,7 @@ type Encoded struct {
 }
 
 // EncodeDataset tokenises every example once, before training.
-func EncodeDataset(ds *Dataset, enc TextEncoder, maxLen int) ([]Encoded, error) {
+func EncodeDataset(ds *dataset.Dataset, enc dataset.TextEncoder, maxLen int) ([]Encoded, error) {
 	out := make([]Encoded, len(ds.Examples))
 	for i, ex := range ds.Examples {
 		ids, types, err := enc.Encode(ex.Text, ex.Pair, ex.HasPair, maxLen)
@@ -121,9 +122,9 @@ func MakeBatch(data []Encoded, rows []int, padID int, task string, dev gotch.Dev
 		return nil, err
 	}
 	switch {
-	case len(data[rows[0]].Targets) == 0 && task != SingleLabel:
+	case len(data[rows[0]].Targets) == 0 && task != dataset.SingleLabel:
 		// unlabelled rows (prediction): no label tensor
-	case task == SingleLabel:
+	case task == dataset.SingleLabel:
 		lab := make([]int64, n)
 		for i, r := range rows {
 			lab[i] = int64(data[r].Label)

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -16,6 +15,8 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/sugarme/gotch"
 
+	"github.com/kiln-ml/kiln/dataset"
+	"github.com/kiln-ml/kiln/internal/atomicfile"
 	"github.com/kiln-ml/kiln/internal/ort"
 	"github.com/kiln-ml/kiln/models"
 	mtorch "github.com/kiln-ml/kiln/models/torch"
@@ -45,7 +46,7 @@ func newPredictCmd() *cobra.Command {
 		modelDir, input, output, backend string
 		batch, maxLen                    int
 		withLogits, asJSON               bool
-		ro                               train.ReadOptions
+		ro                               dataset.ReadOptions
 	)
 	cmd := &cobra.Command{
 		Use:   "predict --model DIR --input FILE [--backend libtorch|onnx] [--logits] [--json]",
@@ -74,11 +75,11 @@ Example:
 				return err
 			}
 			info := scoreInfo(cfg)
-			enc, err := train.LoadTokenizer(filepath.Join(modelDir, "tokenizer.json"))
+			enc, err := dataset.LoadTokenizer(modelDir)
 			if err != nil {
 				return err
 			}
-			ds, err := train.ReadTexts(input, ro)
+			ds, err := dataset.ReadTexts(input, ro)
 			if err != nil {
 				return err
 			}
@@ -121,7 +122,7 @@ Example:
 			if output == "" || output == "-" {
 				return write(cmd.OutOrStdout())
 			}
-			return writePredFile(output, write)
+			return atomicfile.Write(output, write)
 		},
 	}
 	f := cmd.Flags()
@@ -244,30 +245,6 @@ func writePredCSV(w io.Writer, preds []prediction, info *serve.ModelInfo, withLo
 	}
 	cw.Flush()
 	return cw.Error()
-}
-
-// writePredFile writes through a temp file in the target's directory and
-// renames it: readers see the old file or the whole new one.
-func writePredFile(path string, write func(io.Writer) error) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("--output: %w", err)
-	}
-	defer os.Remove(f.Name())
-	err = write(f)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
 }
 
 // predictONNX runs an exported model on ONNX Runtime with the same

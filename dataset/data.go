@@ -1,4 +1,4 @@
-package train
+package dataset
 
 import (
 	"bufio"
@@ -57,6 +57,9 @@ type ReadOptions struct {
 	// training file's mapping); a label outside it is a bad row.
 	Labels      []string
 	SkipBadRows bool
+	// SkipEmpty drops rows whose text is blank without counting them as
+	// bad (load-test workloads keep only what can be sent).
+	SkipEmpty bool
 }
 
 func (o *ReadOptions) defaults() {
@@ -92,41 +95,7 @@ func (e *RowError) Unwrap() error { return e.Err }
 // ReadDataset reads a CSV, TSV or JSONL file of labelled texts.
 func ReadDataset(path string, opt ReadOptions) (*Dataset, error) {
 	opt.defaults()
-	format := opt.Format
-	if format == "" {
-		switch strings.ToLower(filepath.Ext(path)) {
-		case ".csv":
-			format = "csv"
-		case ".tsv", ".tab":
-			format = "tsv"
-		case ".jsonl", ".ndjson", ".json":
-			format = "jsonl"
-		default:
-			return nil, fmt.Errorf("%s: unknown extension; pass --format csv|tsv|jsonl", path)
-		}
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	ds := &Dataset{File: path}
-	bad := func(line int, err error) error {
-		if opt.SkipBadRows {
-			ds.Skipped++
-			return nil
-		}
-		return &RowError{File: path, Line: line, Err: err}
-	}
-	var rows []rawRow
-	switch format {
-	case "csv", "tsv":
-		rows, err = readDelimited(f, format, opt, bad)
-	case "jsonl":
-		rows, err = readJSONL(f, opt, bad)
-	default:
-		return nil, fmt.Errorf("format %q: want csv, tsv or jsonl", format)
-	}
+	ds, rows, bad, err := readRows(path, opt)
 	if err != nil {
 		return nil, err
 	}
@@ -139,6 +108,55 @@ func ReadDataset(path string, opt ReadOptions) (*Dataset, error) {
 	return ds, nil
 }
 
+// FormatOf picks the reader for a file by its extension.
+func FormatOf(path string) (string, error) {
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".csv":
+		return "csv", nil
+	case ".tsv", ".tab":
+		return "tsv", nil
+	case ".jsonl", ".ndjson", ".json":
+		return "jsonl", nil
+	}
+	return "", fmt.Errorf("%s: unknown extension; pass --format csv|tsv|jsonl", path)
+}
+
+// readRows opens path and reads its rows with the format's reader. bad
+// turns a bad row into a file:line error, or counts it in ds.Skipped.
+func readRows(path string, opt ReadOptions) (ds *Dataset, rows []rawRow, bad func(int, error) error, err error) {
+	format := opt.Format
+	if format == "" {
+		if format, err = FormatOf(path); err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	defer f.Close()
+	ds = &Dataset{File: path}
+	bad = func(line int, err error) error {
+		if opt.SkipBadRows {
+			ds.Skipped++
+			return nil
+		}
+		return &RowError{File: path, Line: line, Err: err}
+	}
+	switch format {
+	case "csv", "tsv":
+		rows, err = readDelimited(f, format, opt, bad)
+	case "jsonl":
+		rows, err = readJSONL(f, opt, bad)
+	default:
+		return nil, nil, nil, fmt.Errorf("format %q: want csv, tsv or jsonl", format)
+	}
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return ds, rows, bad, nil
+}
+
 func readDelimited(r io.Reader, format string, opt ReadOptions, bad func(int, error) error) ([]rawRow, error) {
 	cr := csv.NewReader(bufio.NewReader(r))
 	if format == "tsv" {
@@ -147,6 +165,9 @@ func readDelimited(r io.Reader, format string, opt ReadOptions, bad func(int, er
 	}
 	cr.FieldsPerRecord = -1
 	header, err := cr.Read()
+	if err == io.EOF {
+		return nil, fmt.Errorf("empty file: want a header row naming the %q and %q columns", opt.TextColumn, opt.LabelColumn)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("reading header: %w", err)
 	}
@@ -169,17 +190,21 @@ func readDelimited(r io.Reader, format string, opt ReadOptions, bad func(int, er
 		if err == io.EOF {
 			break
 		}
-		line, _ := cr.FieldPos(0)
 		if err != nil {
+			// A malformed record (a stray quote) is a bad row; the reader
+			// resynchronises at the next line. Anything else is an I/O error
+			// that would repeat forever.
 			var pe *csv.ParseError
-			if errors.As(err, &pe) {
-				line = pe.StartLine
+			if !errors.As(err, &pe) {
+				return nil, err
 			}
-			if err := bad(line, err); err != nil {
+			if err := bad(pe.StartLine, pe.Err); err != nil {
 				return nil, err
 			}
 			continue
 		}
+		// FieldPos is only valid after a successful Read.
+		line, _ := cr.FieldPos(0)
 		if len(rec) != len(header) {
 			if err := bad(line, fmt.Errorf("%d fields, header has %d", len(rec), len(header))); err != nil {
 				return nil, err
@@ -189,6 +214,9 @@ func readDelimited(r io.Reader, format string, opt ReadOptions, bad func(int, er
 		row := rawRow{text: rec[ti], label: rec[li], line: line}
 		if hasPair {
 			row.pair, row.hasPair = rec[pi], true
+		}
+		if opt.SkipEmpty && strings.TrimSpace(row.text) == "" {
+			continue
 		}
 		if err := checkText(row); err != nil {
 			if err := bad(line, err); err != nil {
@@ -211,12 +239,15 @@ func readJSONL(r io.Reader, opt ReadOptions, bad func(int, error) error) ([]rawR
 			if perr == nil {
 				perr = checkText(row)
 			}
-			if perr != nil {
+			switch {
+			case perr == nil:
+				rows = append(rows, row)
+			case opt.SkipEmpty && row.line > 0 && strings.TrimSpace(row.text) == "":
+				// parsed, but blank: dropped, not bad
+			default:
 				if err := bad(line, perr); err != nil {
 					return nil, err
 				}
-			} else {
-				rows = append(rows, row)
 			}
 		}
 		if err == io.EOF {
