@@ -121,11 +121,11 @@ func FormatOf(path string) (string, error) {
 	return "", fmt.Errorf("%s: unknown extension; pass --format csv|tsv|jsonl", path)
 }
 
-// readRows opens path and reads its rows with the format's reader. bad
-// turns a bad row into a file:line error, or counts it in ds.Skipped.
-func readRows(path string, opt ReadOptions) (ds *Dataset, rows []rawRow, bad func(int, error) error, err error) {
+// readRows opens path and reads its rows with the format's reader.
+func readRows(path string, opt ReadOptions) (*Dataset, []rawRow, func(int, error) error, error) {
 	format := opt.Format
 	if format == "" {
+		var err error
 		if format, err = FormatOf(path); err != nil {
 			return nil, nil, nil, err
 		}
@@ -135,6 +135,12 @@ func readRows(path string, opt ReadOptions) (ds *Dataset, rows []rawRow, bad fun
 		return nil, nil, nil, err
 	}
 	defer f.Close()
+	return parseRows(f, path, format, opt)
+}
+
+// parseRows reads rows from r. The returned bad turns a bad row into a
+// file:line error, or counts it in ds.Skipped with SkipBadRows.
+func parseRows(r io.Reader, path, format string, opt ReadOptions) (ds *Dataset, rows []rawRow, bad func(int, error) error, err error) {
 	ds = &Dataset{File: path}
 	bad = func(line int, err error) error {
 		if opt.SkipBadRows {
@@ -145,14 +151,18 @@ func readRows(path string, opt ReadOptions) (ds *Dataset, rows []rawRow, bad fun
 	}
 	switch format {
 	case "csv", "tsv":
-		rows, err = readDelimited(f, format, opt, bad)
+		rows, err = readDelimited(r, format, opt, bad)
 	case "jsonl":
-		rows, err = readJSONL(f, opt, bad)
+		rows, err = readJSONL(r, opt, bad)
 	default:
 		return nil, nil, nil, fmt.Errorf("format %q: want csv, tsv or jsonl", format)
 	}
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("%s: %w", path, err)
+		var re *RowError
+		if !errors.As(err, &re) {
+			err = fmt.Errorf("%s: %w", path, err) // a RowError names the file already
+		}
+		return nil, nil, nil, err
 	}
 	return ds, rows, bad, nil
 }
@@ -568,6 +578,8 @@ func (ds *Dataset) Fold(assign []int, f int) (train, valid *Dataset) {
 	return train, valid
 }
 
+// subset keeps the file's Skipped count: the rows were skipped reading the
+// file every part came from, and the trainer reports it for the split.
 func (ds *Dataset) subset(ex []Example) *Dataset {
-	return &Dataset{File: ds.File, Task: ds.Task, Labels: ds.Labels, Examples: ex}
+	return &Dataset{File: ds.File, Task: ds.Task, Labels: ds.Labels, Examples: ex, Skipped: ds.Skipped}
 }
