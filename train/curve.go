@@ -18,7 +18,7 @@ import (
 func curveCharts(hist []LogEntry) []chart.Chart {
 	loss := chart.Series{Name: "train loss", Color: chart.Palette[0]}
 	lr := chart.Series{Name: "learning rate", Color: chart.Palette[2]}
-	norm := chart.Series{Name: "grad norm", Color: chart.Palette[4]}
+	norm := chart.Series{Name: "grad norm", Color: chart.Palette[7]}
 	evals := map[string]*chart.Series{}
 	for _, e := range hist {
 		x := float64(e.Step)
@@ -60,9 +60,17 @@ func curveCharts(hist []LogEntry) []chart.Chart {
 	sort.Strings(names)
 	for i, k := range names {
 		s := *evals[k]
-		s.Color = chart.Palette[(3+i)%len(chart.Palette)]
+		s.Color = chart.Palette[3+i%4] // red, purple, brown, pink: apart from the panels above
 		charts = append(charts, chart.Chart{Title: "Evaluation: " + k + best(k, s), XLabel: "step", YLabel: k,
 			Series: []chart.Series{s}, FitY: true, Height: 240})
+	}
+	// One x axis for every panel, so a step lines up across them.
+	last := 0.0
+	for _, e := range hist {
+		last = math.Max(last, float64(e.Step))
+	}
+	for i := range charts {
+		charts[i].XLimits = [2]float64{0, last}
 	}
 	return charts
 }

@@ -39,8 +39,9 @@ type Chart struct {
 	Title, XLabel, YLabel string
 	Series                []Series
 	LogY, FitY            bool
-	XTicks                []Tick  // custom ticks (x already transformed); nil = automatic
-	ShadeTo               float64 // shade x < ShadeTo (a warm-up)
+	XTicks                []Tick     // custom ticks (x already transformed); nil = automatic
+	XLimits               [2]float64 // x range; zero = the data's (panels that share an x axis align)
+	ShadeTo               float64    // shade x < ShadeTo (a warm-up)
 	ShadeLabel            string
 	Width, Height         int // 0 = 900 × 320
 }
@@ -78,6 +79,9 @@ func (c Chart) SVG() template.HTML {
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" role="img" font-family="system-ui,sans-serif" font-size="12">`, w, h, w, h)
 	fmt.Fprintf(&b, `<text x="%d" y="18" font-size="14" font-weight="bold">%s</text>`, padL, html.EscapeString(c.Title))
+	if c.XLimits != [2]float64{} && !math.IsInf(xmin, 0) {
+		xmin, xmax = c.XLimits[0], c.XLimits[1]
+	}
 	if math.IsInf(xmin, 0) {
 		fmt.Fprintf(&b, `<text x="%d" y="%d">no data</text></svg>`, padL+int(plotW/2)-20, padT+int(plotH/2))
 		return template.HTML(b.String())
