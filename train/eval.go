@@ -45,7 +45,7 @@ func Scores(logits *ts.Tensor, task string) ([][]float64, error) {
 }
 
 // Predict runs the model in eval mode over data and returns per-row scores.
-func Predict(model *mtorch.Model, data []Encoded, batchSize, padID int, task string, dev gotch.Device) ([][]float64, error) {
+func Predict(model *mtorch.Model, data []dataset.Encoded, batchSize, padID int, task string, dev gotch.Device) ([][]float64, error) {
 	runtime.LockOSThread() // grad mode is per OS thread
 	defer runtime.UnlockOSThread()
 	var all [][]float64
@@ -82,7 +82,7 @@ func Predict(model *mtorch.Model, data []Encoded, batchSize, padID int, task str
 // Evaluate computes the task's metrics on data: accuracy, macro-F1 and
 // ROC-AUC (binary) for single-label; per-label accuracy and macro-F1 for
 // multi-label; MSE and Pearson for regression. "loss" is always included.
-func Evaluate(model *mtorch.Model, data []Encoded, batchSize, padID int, task string, numLabels int, dev gotch.Device) (map[string]float64, error) {
+func Evaluate(model *mtorch.Model, data []dataset.Encoded, batchSize, padID int, task string, numLabels int, dev gotch.Device) (map[string]float64, error) {
 	sc, err := Predict(model, data, batchSize, padID, task, dev)
 	if err != nil {
 		return nil, err
@@ -92,7 +92,7 @@ func Evaluate(model *mtorch.Model, data []Encoded, batchSize, padID int, task st
 
 // ScoreMetrics computes Evaluate's metrics from per-row scores (as Predict
 // returns them) against the labels in data.
-func ScoreMetrics(sc [][]float64, data []Encoded, task string, numLabels int) map[string]float64 {
+func ScoreMetrics(sc [][]float64, data []dataset.Encoded, task string, numLabels int) map[string]float64 {
 	m := map[string]float64{}
 	var loss float64
 	switch task {
@@ -164,7 +164,7 @@ func ScoreMetrics(sc [][]float64, data []Encoded, task string, numLabels int) ma
 // PredictLogits runs the model in eval mode over data and returns the raw
 // float32 logits per row (kiln predict applies the server's score
 // functions to them, so both report the same numbers).
-func PredictLogits(model *mtorch.Model, data []Encoded, batchSize, padID int, dev gotch.Device) ([][]float32, error) {
+func PredictLogits(model *mtorch.Model, data []dataset.Encoded, batchSize, padID int, dev gotch.Device) ([][]float32, error) {
 	runtime.LockOSThread() // grad mode is per OS thread
 	defer runtime.UnlockOSThread()
 	var all [][]float32

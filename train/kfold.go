@@ -95,9 +95,9 @@ func RunKFold(ctx context.Context, cfg Config) (*KFoldResult, error) {
 	if err := writeJSONL(filepath.Join(cfg.OutputDir, "oof.jsonl"), rows); err != nil {
 		return nil, err
 	}
-	labelled := make([]Encoded, len(ds.Examples))
+	labelled := make([]dataset.Encoded, len(ds.Examples))
 	for i, ex := range ds.Examples {
-		labelled[i] = Encoded{Label: ex.Label, Targets: ex.Targets}
+		labelled[i] = dataset.Encoded{Label: ex.Label, Targets: ex.Targets}
 	}
 	out.OOF = ScoreMetrics(scores, labelled, ds.Task, len(ds.Labels))
 	out.Mean, out.Std = meanStd(out.Folds)

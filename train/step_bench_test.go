@@ -32,13 +32,13 @@ func BenchmarkStepPhases(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer m.Free()
-	data := make([]Encoded, 32)
+	data := make([]dataset.Encoded, 32)
 	for i := range data {
 		ids := make([]int, 64)
 		for j := range ids {
 			ids[j] = 1000 + (i*64+j)%5000
 		}
-		data[i] = Encoded{IDs: ids, TypeIDs: make([]int, 64), Label: i % 2}
+		data[i] = dataset.Encoded{IDs: ids, TypeIDs: make([]int, 64), Label: i % 2}
 	}
 	rows := make([]int, 32)
 	for i := range rows {

@@ -223,13 +223,13 @@ func runOn(ctx context.Context, cfg Config, trainDS, validDS *dataset.Dataset, s
 	if err != nil {
 		return nil, err
 	}
-	trainData, err := EncodeDataset(trainDS, enc, cfg.MaxLength)
+	trainData, err := dataset.EncodeDataset(trainDS, enc, cfg.MaxLength)
 	if err != nil {
 		return nil, err
 	}
-	var validData []Encoded
+	var validData []dataset.Encoded
 	if validDS != nil {
-		if validData, err = EncodeDataset(validDS, enc, cfg.MaxLength); err != nil {
+		if validData, err = dataset.EncodeDataset(validDS, enc, cfg.MaxLength); err != nil {
 			return nil, err
 		}
 	}

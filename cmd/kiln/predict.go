@@ -86,7 +86,7 @@ Example:
 			if ds.Skipped > 0 {
 				fmt.Fprintf(cmd.ErrOrStderr(), "skipped %d bad rows\n", ds.Skipped)
 			}
-			data, err := train.EncodeDataset(ds, enc, maxLen)
+			data, err := dataset.EncodeDataset(ds, enc, maxLen)
 			if err != nil {
 				return err
 			}
@@ -249,7 +249,7 @@ func writePredCSV(w io.Writer, preds []prediction, info *serve.ModelInfo, withLo
 
 // predictONNX runs an exported model on ONNX Runtime with the same
 // tokenisation and padding as the libtorch path and returns the logits.
-func predictONNX(path string, data []train.Encoded, batch, padID int) ([][]float32, error) {
+func predictONNX(path string, data []dataset.Encoded, batch, padID int) ([][]float32, error) {
 	if err := ort.Init(""); err != nil {
 		return nil, err
 	}
