@@ -142,13 +142,7 @@ func TestSaveDir(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, text := range texts {
-				a, _ := src.Encode(text, true)
-				b, _ := back.Encode(text, true)
-				if !slices.Equal(a.IDs, b.IDs) {
-					t.Errorf("%q: ids after save %v, before %v", text, b.IDs, a.IDs)
-				}
-			}
+			sameIDs(t, "after save", src, back, texts)
 			var cfg map[string]any
 			readJSON(t, filepath.Join(out, ConfigFile), &cfg)
 			for k, v := range tc.wantConfig {
@@ -171,15 +165,27 @@ func TestSaveDir(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				for _, text := range texts {
-					a, _ := src.Encode(text, true)
-					b, _ := v.Encode(text, true)
-					if !slices.Equal(a.IDs, b.IDs) {
-						t.Errorf("%q: vocab.txt ids %v, tokenizer.json ids %v", text, b.IDs, a.IDs)
-					}
-				}
+				sameIDs(t, "from the saved vocab.txt", src, v, texts)
 			}
 		})
+	}
+}
+
+// sameIDs checks that got encodes every text as want does.
+func sameIDs(t *testing.T, what string, want, got *Tokenizer, texts []string) {
+	t.Helper()
+	for _, text := range texts {
+		a, err := want.Encode(text, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := got.Encode(text, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(a.IDs, b.IDs) {
+			t.Errorf("%q: ids %s %v, want %v", text, what, b.IDs, a.IDs)
+		}
 	}
 }
 
