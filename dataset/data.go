@@ -92,6 +92,19 @@ type RowError struct {
 func (e *RowError) Error() string { return fmt.Sprintf("%s:%d: %v", e.File, e.Line, e.Err) }
 func (e *RowError) Unwrap() error { return e.Err }
 
+// ColumnError is a header without a column the reader needs. Flag names
+// the command-line flag that chooses the column; a caller with other flag
+// names sets its own.
+type ColumnError struct {
+	Column  string
+	Columns []string // the header
+	Flag    string
+}
+
+func (e *ColumnError) Error() string {
+	return fmt.Sprintf("header has no %q column (columns: %s); set %s", e.Column, strings.Join(e.Columns, ", "), e.Flag)
+}
+
 // ReadDataset reads a CSV, TSV or JSONL file of labelled texts.
 func ReadDataset(path string, opt ReadOptions) (*Dataset, error) {
 	opt.defaults()
@@ -187,11 +200,11 @@ func readDelimited(r io.Reader, format string, opt ReadOptions, bad func(int, er
 	}
 	ti, ok := col[opt.TextColumn]
 	if !ok {
-		return nil, fmt.Errorf("header has no %q column (columns: %s); set --text-column", opt.TextColumn, strings.Join(header, ", "))
+		return nil, &ColumnError{Column: opt.TextColumn, Columns: header, Flag: "--text-column"}
 	}
 	li, ok := col[opt.LabelColumn]
 	if !ok {
-		return nil, fmt.Errorf("header has no %q column (columns: %s); set --label-column", opt.LabelColumn, strings.Join(header, ", "))
+		return nil, &ColumnError{Column: opt.LabelColumn, Columns: header, Flag: "--label-column"}
 	}
 	pi, hasPair := col[opt.PairColumn]
 	var rows []rawRow

@@ -166,6 +166,10 @@ func LoadTexts(path, column string) ([]string, error) {
 		format = "csv"
 	}
 	ds, err := dataset.ReadTexts(path, dataset.ReadOptions{TextColumn: column, Format: format, SkipEmpty: true})
+	if ce := new(dataset.ColumnError); errors.As(err, &ce) {
+		ce.Flag = "--column" // kiln loadtest's name for the text column
+		return nil, fmt.Errorf("texts: %s: %w", path, ce)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("texts: %w", err)
 	}
