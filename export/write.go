@@ -1,9 +1,9 @@
 package export
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -34,49 +34,36 @@ const externalMin = 1024
 func writeModel(m *onnxpb.ModelProto, dir string, external bool) ([]string, error) {
 	files := []string{ModelFile}
 	if external {
-		path := filepath.Join(dir, ExternalDataFile)
-		f, err := os.Create(path)
-		if err != nil {
-			return nil, fmt.Errorf("create %s: %w", path, err)
-		}
-		w := bufio.NewWriterSize(f, 1<<20)
-		var off int64
-		loc := onnxpb.TensorProto_EXTERNAL
-		for _, t := range m.Graph.Initializer {
-			if len(t.RawData) < externalMin {
-				continue
-			}
-			// ONNX Runtime maps external data; keep offsets page-aligned-friendly.
-			if pad := (64 - off%64) % 64; pad > 0 {
-				if _, err := w.Write(make([]byte, pad)); err != nil {
-					f.Close()
-					return nil, fmt.Errorf("write %s: %w", path, err)
+		err := atomicfile.Write(filepath.Join(dir, ExternalDataFile), func(w io.Writer) error {
+			var off int64
+			loc := onnxpb.TensorProto_EXTERNAL
+			for _, t := range m.Graph.Initializer {
+				if len(t.RawData) < externalMin {
+					continue
 				}
-				off += pad
+				// ONNX Runtime maps external data; keep offsets page-aligned-friendly.
+				if pad := (64 - off%64) % 64; pad > 0 {
+					if _, err := w.Write(make([]byte, pad)); err != nil {
+						return err
+					}
+					off += pad
+				}
+				if _, err := w.Write(t.RawData); err != nil {
+					return err
+				}
+				t.ExternalData = []*onnxpb.StringStringEntryProto{
+					{Key: strPtr("location"), Value: strPtr(ExternalDataFile)},
+					{Key: strPtr("offset"), Value: strPtr(strconv.FormatInt(off, 10))},
+					{Key: strPtr("length"), Value: strPtr(strconv.Itoa(len(t.RawData)))},
+				}
+				t.DataLocation = &loc
+				off += int64(len(t.RawData))
+				t.RawData = nil
 			}
-			if _, err := w.Write(t.RawData); err != nil {
-				f.Close()
-				return nil, fmt.Errorf("write %s: %w", path, err)
-			}
-			t.ExternalData = []*onnxpb.StringStringEntryProto{
-				{Key: strPtr("location"), Value: strPtr(ExternalDataFile)},
-				{Key: strPtr("offset"), Value: strPtr(strconv.FormatInt(off, 10))},
-				{Key: strPtr("length"), Value: strPtr(strconv.Itoa(len(t.RawData)))},
-			}
-			t.DataLocation = &loc
-			off += int64(len(t.RawData))
-			t.RawData = nil
-		}
-		if err := w.Flush(); err != nil {
-			f.Close()
-			return nil, fmt.Errorf("write %s: %w", path, err)
-		}
-		if err := f.Sync(); err != nil {
-			f.Close()
-			return nil, fmt.Errorf("sync %s: %w", path, err)
-		}
-		if err := f.Close(); err != nil {
-			return nil, fmt.Errorf("close %s: %w", path, err)
+			return nil
+		})
+		if err != nil {
+			return nil, err
 		}
 		files = append(files, ExternalDataFile)
 	}
