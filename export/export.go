@@ -19,6 +19,7 @@ import (
 	"slices"
 
 	"github.com/kiln-ml/kiln/export/onnxpb"
+	"github.com/kiln-ml/kiln/internal/atomicfile"
 	"github.com/kiln-ml/kiln/modelio"
 	"github.com/kiln-ml/kiln/models"
 )
@@ -196,7 +197,7 @@ func Export(ctx context.Context, srcDir, outDir string, opts Options) (*Report, 
 		return nil, err
 	}
 	rep.ExternalData = ext
-	if err := copyFile(filepath.Join(srcDir, ConfigFile), filepath.Join(tmp, ConfigFile)); err != nil {
+	if err := atomicfile.Copy(filepath.Join(srcDir, ConfigFile), filepath.Join(tmp, ConfigFile)); err != nil {
 		return nil, err
 	}
 	files = append(files, ConfigFile)
@@ -215,7 +216,7 @@ func Export(ctx context.Context, srcDir, outDir string, opts Options) (*Report, 
 			return rep, err
 		}
 	}
-	if err := syncDir(tmp); err != nil {
+	if err := atomicfile.SyncDir(tmp); err != nil {
 		return rep, err
 	}
 	if err := commitDir(tmp, outDir, opts.Force); err != nil {

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kiln-ml/kiln/internal/atomicfile"
 	"github.com/kiln-ml/kiln/tokenizers"
 )
 
@@ -23,7 +24,7 @@ func TestTokenizerFromVocab(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, f := range []string{ConfigFile, "model.safetensors"} {
-		if err := copyFile(filepath.Join(orig, f), filepath.Join(src, f)); err != nil {
+		if err := atomicfile.Copy(filepath.Join(orig, f), filepath.Join(src, f)); err != nil {
 			t.Fatal(err)
 		}
 	}

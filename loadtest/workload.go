@@ -1,18 +1,15 @@
 package loadtest
 
 import (
-	"bufio"
 	"bytes"
-	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"strings"
 	"text/template"
+
+	"github.com/kiln-ml/kiln/dataset"
 )
 
 // Template names the request body layouts the workload can render.
@@ -165,95 +162,29 @@ func jsonString(v any) (string, error) {
 }
 
 // LoadTexts reads the named column of a CSV (header row required; a .tsv
-// extension switches to tabs) or JSONL file (one object per line, the
-// column is a string field). Empty texts are skipped.
+// extension switches to tabs; any other extension is read as CSV) or JSONL
+// file (one object per line, the column is a string field) with the
+// dataset readers training and prediction use. Blank texts are skipped; a
+// malformed row is an error naming its file and line.
 func LoadTexts(path, column string) ([]string, error) {
-	f, err := os.Open(path)
+	format, err := dataset.FormatOf(path)
+	if err != nil {
+		format = "csv"
+	}
+	ds, err := dataset.ReadTexts(path, dataset.ReadOptions{TextColumn: column, Format: format, SkipEmpty: true})
+	if ce := new(dataset.ColumnError); errors.As(err, &ce) {
+		ce.Flag = "--column" // kiln loadtest's name for the text column
+		return nil, fmt.Errorf("texts: %s: %w", path, ce)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("texts: %w", err)
 	}
-	defer f.Close()
-	ext := strings.ToLower(filepath.Ext(path))
-	var texts []string
-	switch ext {
-	case ".jsonl", ".ndjson", ".json":
-		texts, err = readJSONLColumn(f, path, column)
-	default:
-		texts, err = readCSVColumn(f, path, column, ext == ".tsv")
-	}
-	if err != nil {
-		return nil, err
-	}
-	if len(texts) == 0 {
+	if len(ds.Examples) == 0 {
 		return nil, fmt.Errorf("texts: %s: column %q holds no non-empty text", path, column)
 	}
-	return texts, nil
-}
-
-func readCSVColumn(r io.Reader, path, column string, tabs bool) ([]string, error) {
-	cr := csv.NewReader(bufio.NewReader(r))
-	if tabs {
-		cr.Comma = '\t'
-		cr.LazyQuotes = true
-	}
-	cr.FieldsPerRecord = -1
-	header, err := cr.Read()
-	if err != nil {
-		return nil, fmt.Errorf("texts: %s: reading header: %w", path, err)
-	}
-	col := -1
-	for i, h := range header {
-		if strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")) == column {
-			col = i
-		}
-	}
-	if col < 0 {
-		return nil, fmt.Errorf("texts: %s: no column %q (columns: %s)", path, column, strings.Join(header, ", "))
-	}
-	var texts []string
-	for {
-		rec, err := cr.Read()
-		if err == io.EOF {
-			return texts, nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("texts: %s: %w", path, err)
-		}
-		if col < len(rec) && strings.TrimSpace(rec[col]) != "" {
-			texts = append(texts, rec[col])
-		}
-	}
-}
-
-func readJSONLColumn(r io.Reader, path, column string) ([]string, error) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 64<<20)
-	var texts []string
-	line := 0
-	for sc.Scan() {
-		line++
-		b := bytes.TrimSpace(sc.Bytes())
-		if len(b) == 0 {
-			continue
-		}
-		var obj map[string]json.RawMessage
-		if err := json.Unmarshal(b, &obj); err != nil {
-			return nil, fmt.Errorf("texts: %s:%d: %w", path, line, err)
-		}
-		raw, ok := obj[column]
-		if !ok {
-			return nil, fmt.Errorf("texts: %s:%d: no field %q", path, line, column)
-		}
-		var s string
-		if err := json.Unmarshal(raw, &s); err != nil {
-			return nil, fmt.Errorf("texts: %s:%d: field %q is not a string: %w", path, line, column, err)
-		}
-		if strings.TrimSpace(s) != "" {
-			texts = append(texts, s)
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("texts: %s:%d: %w", path, line, err)
+	texts := make([]string, len(ds.Examples))
+	for i, ex := range ds.Examples {
+		texts[i] = ex.Text
 	}
 	return texts, nil
 }

@@ -28,7 +28,7 @@ func TestLoadTexts(t *testing.T) {
 		{"csv bom", "a.csv", "\ufeffsentence,label\nx,1\n", "sentence", []string{"x"}, ""},
 		{"tsv", "a.tsv", "sentence\tlabel\nit's \"fine\"\t1\n", "sentence", []string{`it's "fine"`}, ""},
 		{"jsonl", "a.jsonl", "{\"text\": \"one\", \"label\": 1}\n\n{\"text\": \"two\"}\n", "text", []string{"one", "two"}, ""},
-		{"missing column", "a.csv", "a,b\n1,2\n", "text", nil, `no column "text"`},
+		{"missing column", "a.csv", "a,b\n1,2\n", "text", nil, `no "text" column (columns: a, b); set --column`},
 		{"jsonl line error", "a.jsonl", "{\"text\": \"one\"}\n{bad\n", "text", nil, "a.jsonl:2"},
 		{"jsonl not string", "a.jsonl", "{\"text\": 3}\n", "text", nil, "not a string"},
 		{"empty", "a.csv", "text\n \n", "text", nil, "no non-empty text"},

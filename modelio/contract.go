@@ -1,14 +1,17 @@
 package modelio
 
+import "github.com/kiln-ml/kiln/tokenizers"
+
 // Files of an export directory (and, for the config and tokenizer files, of
-// a checkpoint directory).
+// a checkpoint directory). The tokenizer file set is the tokenizers
+// package's (tokenizers.LoadDir/SaveDir).
 const (
 	ModelFile           = "model.onnx"
 	ExternalDataFile    = "model.onnx_data" // weights past protobuf's 2 GiB limit
 	ConfigFile          = "config.json"
-	TokenizerFile       = "tokenizer.json"
-	TokenizerConfigFile = "tokenizer_config.json"
-	SpecialTokensFile   = "special_tokens_map.json"
+	TokenizerFile       = tokenizers.TokenizerFile
+	TokenizerConfigFile = tokenizers.ConfigFile
+	SpecialTokensFile   = tokenizers.SpecialTokensFile
 )
 
 // Graph inputs (int64, [batch_size, sequence_length]) and their dynamic

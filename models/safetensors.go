@@ -1,13 +1,15 @@
 package models
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"sort"
+
+	"github.com/kiln-ml/kiln/internal/atomicfile"
 )
 
 // maxSafetensorsHeader bounds the JSON header, as the reference
@@ -124,8 +126,7 @@ func WriteSafetensors(path string, sd StateDict, metadata map[string]string) err
 	for len(hj)%8 != 0 {
 		hj = append(hj, ' ')
 	}
-	return writeAtomic(path, func(f *os.File) error {
-		w := bufio.NewWriterSize(f, 1<<20)
+	return atomicfile.Write(path, func(w io.Writer) error {
 		var n [8]byte
 		binary.LittleEndian.PutUint64(n[:], uint64(len(hj)))
 		if _, err := w.Write(n[:]); err != nil {
@@ -139,6 +140,6 @@ func WriteSafetensors(path string, sd StateDict, metadata map[string]string) err
 				return err
 			}
 		}
-		return w.Flush()
+		return nil
 	})
 }

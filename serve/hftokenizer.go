@@ -2,9 +2,7 @@ package serve
 
 import (
 	"fmt"
-	"path/filepath"
 
-	"github.com/kiln-ml/kiln/modelio"
 	"github.com/kiln-ml/kiln/tokenizers"
 )
 
@@ -12,13 +10,13 @@ import (
 // to serve's Tokenizer.
 type hfTokenizer struct{ t *tokenizers.Tokenizer }
 
-// LoadTokenizer reads dir/tokenizer.json. Padding configured in the file is
+// LoadTokenizer reads dir's tokenizer file set (tokenizers.LoadDir:
+// tokenizer.json, else vocab.txt). Padding configured in the file is
 // switched off: the backend pads each batch to its own longest sequence.
 func LoadTokenizer(dir string) (Tokenizer, error) {
-	path := filepath.Join(dir, modelio.TokenizerFile)
-	t, err := tokenizers.FromFile(path)
+	t, err := tokenizers.LoadDir(dir)
 	if err != nil {
-		return nil, fmt.Errorf("tokenizer %s: %w", path, err)
+		return nil, fmt.Errorf("tokenizer in %s: %w", dir, err)
 	}
 	return NewTokenizer(t), nil
 }

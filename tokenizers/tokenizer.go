@@ -373,19 +373,33 @@ type Input struct {
 // EncodeBatch encodes the inputs in parallel on all cores, then pads the
 // batch if padding is configured.
 func (t *Tokenizer) EncodeBatch(in []Input, addSpecialTokens bool) ([]*Encoding, error) {
-	out := make([]*Encoding, len(in))
-	errs := make([]error, len(in))
-	workers := min(runtime.GOMAXPROCS(0), len(in))
 	noPad := *t
 	noPad.pad = nil
 	if t.pad != nil && t.pad.Strategy == "fixed" {
 		noPad.pad = t.pad
 	}
+	out, err := noPad.EncodeEach(in, addSpecialTokens)
+	if err != nil {
+		return nil, err
+	}
+	if t.pad != nil {
+		padEncodings(out, t.pad)
+	}
+	return out, nil
+}
+
+// EncodeEach encodes the inputs in parallel on all cores, each on its own
+// as Encode does: "longest" padding pads an input to its own length (and
+// multiple), never to its neighbours'.
+func (t *Tokenizer) EncodeEach(in []Input, addSpecialTokens bool) ([]*Encoding, error) {
+	out := make([]*Encoding, len(in))
+	errs := make([]error, len(in))
+	workers := min(runtime.GOMAXPROCS(0), len(in))
 	encodeOne := func(i int) {
 		if in[i].IsPair {
-			out[i], errs[i] = noPad.EncodePair(in[i].Text, in[i].Pair, addSpecialTokens)
+			out[i], errs[i] = t.EncodePair(in[i].Text, in[i].Pair, addSpecialTokens)
 		} else {
-			out[i], errs[i] = noPad.Encode(in[i].Text, addSpecialTokens)
+			out[i], errs[i] = t.Encode(in[i].Text, addSpecialTokens)
 		}
 	}
 	if workers <= 1 {
@@ -414,9 +428,6 @@ func (t *Tokenizer) EncodeBatch(in []Input, addSpecialTokens bool) ([]*Encoding,
 		if err != nil {
 			return nil, fmt.Errorf("batch item %d: %w", i, err)
 		}
-	}
-	if t.pad != nil {
-		padEncodings(out, t.pad)
 	}
 	return out, nil
 }

@@ -1,40 +1,20 @@
 package train
 
 import (
-	"fmt"
 	"math/rand/v2"
 	"sort"
 
+	"github.com/kiln-ml/kiln/dataset"
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
 )
-
-// Encoded is one tokenised example.
-type Encoded struct {
-	IDs, TypeIDs []int
-	Label        int
-	Targets      []float32
-}
-
-// EncodeDataset tokenises every example once, before training.
-func EncodeDataset(ds *Dataset, enc TextEncoder, maxLen int) ([]Encoded, error) {
-	out := make([]Encoded, len(ds.Examples))
-	for i, ex := range ds.Examples {
-		ids, types, err := enc.Encode(ex.Text, ex.Pair, ex.HasPair, maxLen)
-		if err != nil {
-			return nil, fmt.Errorf("%s:%d: %w", ds.File, ex.Line, err)
-		}
-		out[i] = Encoded{IDs: ids, TypeIDs: types, Label: ex.Label, Targets: ex.Targets}
-	}
-	return out, nil
-}
 
 // EpochBatches returns the micro-batches (indices into data) of one epoch.
 // The order depends only on (seed, epoch), which is what makes resuming at a
 // batch index exact. groupByLength sorts within mega-batches of 50 batches
 // (HF's LengthGroupedSampler idea) so padding stays small while the order
 // stays random.
-func EpochBatches(data []Encoded, batchSize int, seed uint64, epoch int, shuffle, groupByLength bool) [][]int {
+func EpochBatches(data []dataset.Encoded, batchSize int, seed uint64, epoch int, shuffle, groupByLength bool) [][]int {
 	idx := make([]int, len(data))
 	for i := range idx {
 		idx[i] = i
@@ -77,7 +57,7 @@ func (b *Batch) Drop() {
 }
 
 // MakeBatch pads rows dynamically (to the longest in the batch).
-func MakeBatch(data []Encoded, rows []int, padID int, task string, dev gotch.Device) (*Batch, error) {
+func MakeBatch(data []dataset.Encoded, rows []int, padID int, task string, dev gotch.Device) (*Batch, error) {
 	n := len(rows)
 	seq := 0
 	for _, r := range rows {
@@ -121,9 +101,9 @@ func MakeBatch(data []Encoded, rows []int, padID int, task string, dev gotch.Dev
 		return nil, err
 	}
 	switch {
-	case len(data[rows[0]].Targets) == 0 && task != SingleLabel:
+	case len(data[rows[0]].Targets) == 0 && task != dataset.SingleLabel:
 		// unlabelled rows (prediction): no label tensor
-	case task == SingleLabel:
+	case task == dataset.SingleLabel:
 		lab := make([]int64, n)
 		for i, r := range rows {
 			lab[i] = int64(data[r].Label)

@@ -45,38 +45,6 @@ type State struct {
 	LogHistory     []LogEntry   `json:"log_history"`
 }
 
-// writeFileAtomic writes via a temp file in the same directory, fsync and
-// rename, so a crash leaves either the old file or the new one.
-func writeFileAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	tmp := f.Name()
-	if _, err = f.Write(data); err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
-}
-
-func writeJSONAtomic(path string, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return fmt.Errorf("encode %s: %w", path, err)
-	}
-	return writeFileAtomic(path, append(b, '\n'))
-}
-
 // checkpointName is checkpoint-<step>, HF's layout.
 func checkpointName(step int) string { return fmt.Sprintf("checkpoint-%d", step) }
 

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kiln-ml/kiln/internal/atomicfile"
 	"github.com/kiln-ml/kiln/models"
 )
 
@@ -21,7 +22,7 @@ import (
 func TestCheckpointWritesAreAtomic(t *testing.T) {
 	out := t.TempDir()
 	ok := func(tmp string) error {
-		return writeJSONAtomic(filepath.Join(tmp, "trainer_state.json"), &State{GlobalStep: 1})
+		return atomicfile.WriteJSON(filepath.Join(tmp, "trainer_state.json"), &State{GlobalStep: 1})
 	}
 	if _, err := saveCheckpointDir(out, 1, ok); err != nil {
 		t.Fatal(err)
@@ -59,7 +60,7 @@ func TestPruneKeepsBest(t *testing.T) {
 	out := t.TempDir()
 	for _, s := range []int{1, 2, 3, 4} {
 		if _, err := saveCheckpointDir(out, s, func(tmp string) error {
-			return writeJSONAtomic(filepath.Join(tmp, "trainer_state.json"), &State{GlobalStep: s})
+			return atomicfile.WriteJSON(filepath.Join(tmp, "trainer_state.json"), &State{GlobalStep: s})
 		}); err != nil {
 			t.Fatal(err)
 		}

@@ -8,6 +8,7 @@ import (
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
 
+	"github.com/kiln-ml/kiln/dataset"
 	mtorch "github.com/kiln-ml/kiln/models/torch"
 )
 
@@ -17,9 +18,9 @@ import (
 func Scores(logits *ts.Tensor, task string) ([][]float64, error) {
 	var p *ts.Tensor
 	switch task {
-	case MultiLabel:
+	case dataset.MultiLabel:
 		p = logits.MustSigmoid(false)
-	case Regression:
+	case dataset.Regression:
 		p = logits.MustShallowClone()
 	default:
 		p = logits.MustSoftmax(-1, gotch.Float, false)
@@ -44,7 +45,7 @@ func Scores(logits *ts.Tensor, task string) ([][]float64, error) {
 }
 
 // Predict runs the model in eval mode over data and returns per-row scores.
-func Predict(model *mtorch.Model, data []Encoded, batchSize, padID int, task string, dev gotch.Device) ([][]float64, error) {
+func Predict(model *mtorch.Model, data []dataset.Encoded, batchSize, padID int, task string, dev gotch.Device) ([][]float64, error) {
 	runtime.LockOSThread() // grad mode is per OS thread
 	defer runtime.UnlockOSThread()
 	var all [][]float64
@@ -81,7 +82,7 @@ func Predict(model *mtorch.Model, data []Encoded, batchSize, padID int, task str
 // Evaluate computes the task's metrics on data: accuracy, macro-F1 and
 // ROC-AUC (binary) for single-label; per-label accuracy and macro-F1 for
 // multi-label; MSE and Pearson for regression. "loss" is always included.
-func Evaluate(model *mtorch.Model, data []Encoded, batchSize, padID int, task string, numLabels int, dev gotch.Device) (map[string]float64, error) {
+func Evaluate(model *mtorch.Model, data []dataset.Encoded, batchSize, padID int, task string, numLabels int, dev gotch.Device) (map[string]float64, error) {
 	sc, err := Predict(model, data, batchSize, padID, task, dev)
 	if err != nil {
 		return nil, err
@@ -91,20 +92,20 @@ func Evaluate(model *mtorch.Model, data []Encoded, batchSize, padID int, task st
 
 // ScoreMetrics computes Evaluate's metrics from per-row scores (as Predict
 // returns them) against the labels in data.
-func ScoreMetrics(sc [][]float64, data []Encoded, task string, numLabels int) map[string]float64 {
+func ScoreMetrics(sc [][]float64, data []dataset.Encoded, task string, numLabels int) map[string]float64 {
 	m := map[string]float64{}
 	var loss float64
 	switch task {
-	case Regression:
+	case dataset.Regression:
 		pred := make([]float64, len(sc))
 		tgt := make([]float64, len(sc))
 		for i := range sc {
 			pred[i], tgt[i] = sc[i][0], float64(data[i].Targets[0])
 		}
-		m["mse"] = MSE(pred, tgt)
-		m["pearson"] = Pearson(pred, tgt)
+		m["mse"] = dataset.MSE(pred, tgt)
+		m["pearson"] = dataset.Pearson(pred, tgt)
 		loss = m["mse"]
-	case MultiLabel:
+	case dataset.MultiLabel:
 		var correct, total int
 		var f1 float64
 		for j := 0; j < numLabels; j++ {
@@ -125,7 +126,7 @@ func ScoreMetrics(sc [][]float64, data []Encoded, task string, numLabels int) ma
 				y := float64(data[i].Targets[j])
 				loss -= y*math.Log(p) + (1-y)*math.Log(1-p)
 			}
-			f1 += MacroF1(pred, lab, 2)
+			f1 += dataset.MacroF1(pred, lab, 2)
 		}
 		m["accuracy"] = float64(correct) / float64(total)
 		m["macro_f1"] = f1 / float64(numLabels)
@@ -148,10 +149,10 @@ func ScoreMetrics(sc [][]float64, data []Encoded, task string, numLabels int) ma
 			}
 		}
 		loss /= float64(len(sc))
-		m["accuracy"] = Accuracy(pred, lab)
-		m["macro_f1"] = MacroF1(pred, lab, numLabels)
+		m["accuracy"] = dataset.Accuracy(pred, lab)
+		m["macro_f1"] = dataset.MacroF1(pred, lab, numLabels)
 		if numLabels == 2 {
-			if auc, err := ROCAUC(pos, lab); err == nil {
+			if auc, err := dataset.ROCAUC(pos, lab); err == nil {
 				m["roc_auc"] = auc
 			}
 		}
@@ -163,7 +164,7 @@ func ScoreMetrics(sc [][]float64, data []Encoded, task string, numLabels int) ma
 // PredictLogits runs the model in eval mode over data and returns the raw
 // float32 logits per row (kiln predict applies the server's score
 // functions to them, so both report the same numbers).
-func PredictLogits(model *mtorch.Model, data []Encoded, batchSize, padID int, dev gotch.Device) ([][]float32, error) {
+func PredictLogits(model *mtorch.Model, data []dataset.Encoded, batchSize, padID int, dev gotch.Device) ([][]float32, error) {
 	runtime.LockOSThread() // grad mode is per OS thread
 	defer runtime.UnlockOSThread()
 	var all [][]float32
@@ -176,7 +177,7 @@ func PredictLogits(model *mtorch.Model, data []Encoded, batchSize, padID int, de
 			}
 			// The task only shapes the label tensor, which unlabelled
 			// rows do not have.
-			b, err := MakeBatch(data, rows, padID, Regression, dev)
+			b, err := MakeBatch(data, rows, padID, dataset.Regression, dev)
 			if err != nil {
 				ferr = err
 				return

@@ -10,6 +10,9 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/kiln-ml/kiln/dataset"
+	"github.com/kiln-ml/kiln/internal/atomicfile"
 )
 
 // OOFRow is one line of oof.jsonl: a training row scored by the model of
@@ -49,7 +52,7 @@ func RunKFold(ctx context.Context, cfg Config) (*KFoldResult, error) {
 	if cfg.Resume != "" && cfg.Resume != "auto" {
 		return nil, fmt.Errorf("--folds with --resume %q: only --resume auto is supported (each fold resumes from its own directory)", cfg.Resume)
 	}
-	ds, err := ReadDataset(cfg.TrainFile, cfg.Read)
+	ds, err := dataset.ReadDataset(cfg.TrainFile, cfg.Read)
 	if err != nil {
 		return nil, fmt.Errorf("training data: %w", err)
 	}
@@ -92,14 +95,14 @@ func RunKFold(ctx context.Context, cfg Config) (*KFoldResult, error) {
 	if err := writeJSONL(filepath.Join(cfg.OutputDir, "oof.jsonl"), rows); err != nil {
 		return nil, err
 	}
-	labelled := make([]Encoded, len(ds.Examples))
+	labelled := make([]dataset.Encoded, len(ds.Examples))
 	for i, ex := range ds.Examples {
-		labelled[i] = Encoded{Label: ex.Label, Targets: ex.Targets}
+		labelled[i] = dataset.Encoded{Label: ex.Label, Targets: ex.Targets}
 	}
 	out.OOF = ScoreMetrics(scores, labelled, ds.Task, len(ds.Labels))
 	out.Mean, out.Std = meanStd(out.Folds)
 	out.Elapsed = time.Since(start).Seconds()
-	if err := writeJSONAtomic(filepath.Join(cfg.OutputDir, "cv_metrics.json"), out); err != nil {
+	if err := atomicfile.WriteJSON(filepath.Join(cfg.OutputDir, "cv_metrics.json"), out); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -107,13 +110,13 @@ func RunKFold(ctx context.Context, cfg Config) (*KFoldResult, error) {
 
 // oofRow names the true label and the prediction the way a reader of the
 // file wants them: class names, not ids.
-func oofRow(ds *Dataset, i, fold int, sc []float64) OOFRow {
+func oofRow(ds *dataset.Dataset, i, fold int, sc []float64) OOFRow {
 	ex := ds.Examples[i]
 	r := OOFRow{Line: ex.Line, Fold: fold, Scores: sc}
 	switch ds.Task {
-	case Regression:
+	case dataset.Regression:
 		r.Label, r.Pred = ex.Targets[0], sc[0]
-	case MultiLabel:
+	case dataset.MultiLabel:
 		var want, got []string
 		for j, name := range ds.Labels {
 			if ex.Targets[j] > 0.5 {
@@ -166,5 +169,5 @@ func writeJSONL[T any](path string, rows []T) error {
 		sb.Write(b)
 		sb.WriteByte('\n')
 	}
-	return writeFileAtomic(path, []byte(sb.String()))
+	return atomicfile.WriteFile(path, []byte(sb.String()))
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
 
+	"github.com/kiln-ml/kiln/dataset"
 	"github.com/kiln-ml/kiln/models"
 	mtorch "github.com/kiln-ml/kiln/models/torch"
 )
@@ -31,13 +32,13 @@ func BenchmarkStepPhases(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer m.Free()
-	data := make([]Encoded, 32)
+	data := make([]dataset.Encoded, 32)
 	for i := range data {
 		ids := make([]int, 64)
 		for j := range ids {
 			ids[j] = 1000 + (i*64+j)%5000
 		}
-		data[i] = Encoded{IDs: ids, TypeIDs: make([]int, 64), Label: i % 2}
+		data[i] = dataset.Encoded{IDs: ids, TypeIDs: make([]int, 64), Label: i % 2}
 	}
 	rows := make([]int, 32)
 	for i := range rows {
@@ -48,14 +49,14 @@ func BenchmarkStepPhases(b *testing.B) {
 	var tf, tb, tn, to time.Duration
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		bt, _ := MakeBatch(data, rows, 0, SingleLabel, gotch.CPU)
+		bt, _ := MakeBatch(data, rows, 0, dataset.SingleLabel, gotch.CPU)
 		m.ZeroGrad()
 		t0 := time.Now()
 		out, err := m.Forward(bt.IDs, bt.Mask, bt.Types, true)
 		if err != nil {
 			b.Fatal(err)
 		}
-		loss := lossFor(out.Logits, bt.Labels, SingleLabel)
+		loss := lossFor(out.Logits, bt.Labels, dataset.SingleLabel)
 		_ = loss.Float64Values()
 		t1 := time.Now()
 		if err := m.Backward(loss); err != nil {

@@ -17,6 +17,8 @@ import (
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
 
+	"github.com/kiln-ml/kiln/dataset"
+	"github.com/kiln-ml/kiln/internal/atomicfile"
 	"github.com/kiln-ml/kiln/models"
 	mtorch "github.com/kiln-ml/kiln/models/torch"
 )
@@ -25,7 +27,7 @@ import (
 type Config struct {
 	TrainFile, ValidFile string
 	ValidSplit           float64 // held out of TrainFile when ValidFile is empty
-	Read                 ReadOptions
+	Read                 dataset.ReadOptions
 	Model                string // a checkpoint dir, or a config.json to train from scratch
 	Tokenizer            string // tokenizer.json; default <model dir>/tokenizer.json
 	OutputDir            string
@@ -165,8 +167,8 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 
 // readData reads the training file and the validation file, or holds out a
 // stratified fraction of the training rows.
-func readData(cfg Config) (trainDS, validDS *Dataset, err error) {
-	trainDS, err = ReadDataset(cfg.TrainFile, cfg.Read)
+func readData(cfg Config) (trainDS, validDS *dataset.Dataset, err error) {
+	trainDS, err = dataset.ReadDataset(cfg.TrainFile, cfg.Read)
 	if err != nil {
 		return nil, nil, fmt.Errorf("training data: %w", err)
 	}
@@ -174,7 +176,7 @@ func readData(cfg Config) (trainDS, validDS *Dataset, err error) {
 	case cfg.ValidFile != "":
 		ro := cfg.Read
 		ro.Task, ro.Labels = trainDS.Task, trainDS.Labels
-		if validDS, err = ReadDataset(cfg.ValidFile, ro); err != nil {
+		if validDS, err = dataset.ReadDataset(cfg.ValidFile, ro); err != nil {
 			return nil, nil, fmt.Errorf("validation data: %w", err)
 		}
 	case cfg.ValidSplit > 0:
@@ -186,7 +188,7 @@ func readData(cfg Config) (trainDS, validDS *Dataset, err error) {
 }
 
 // runOn is the run itself on already-read data (k-fold calls it per fold).
-func runOn(ctx context.Context, cfg Config, trainDS, validDS *Dataset, start time.Time) (*Result, error) {
+func runOn(ctx context.Context, cfg Config, trainDS, validDS *dataset.Dataset, start time.Time) (*Result, error) {
 	// libtorch's grad mode is per OS thread; keep every call of the run on one.
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
@@ -215,19 +217,19 @@ func runOn(ctx context.Context, cfg Config, trainDS, validDS *Dataset, start tim
 	model.SetGradientCheckpointing(cfg.GradientCheckpointing)
 	tokPath := cfg.Tokenizer
 	if tokPath == "" {
-		tokPath = filepath.Join(modelDir, "tokenizer.json")
+		tokPath = modelDir // tokenizer.json, else vocab.txt (tokenizers.LoadDir)
 	}
-	enc, err := LoadTokenizer(tokPath)
+	enc, err := dataset.LoadTokenizer(tokPath)
 	if err != nil {
 		return nil, err
 	}
-	trainData, err := EncodeDataset(trainDS, enc, cfg.MaxLength)
+	trainData, err := dataset.EncodeDataset(trainDS, enc, cfg.MaxLength)
 	if err != nil {
 		return nil, err
 	}
-	var validData []Encoded
+	var validData []dataset.Encoded
 	if validDS != nil {
-		if validData, err = EncodeDataset(validDS, enc, cfg.MaxLength); err != nil {
+		if validData, err = dataset.EncodeDataset(validDS, enc, cfg.MaxLength); err != nil {
 			return nil, err
 		}
 	}
@@ -514,7 +516,7 @@ func keys(m map[string]float64) []string {
 func lowerIsBetter(metric string) bool { return metric == "loss" || metric == "mse" }
 
 func defaultMetric(task string) string {
-	if task == Regression {
+	if task == dataset.Regression {
 		return "mse"
 	}
 	return "accuracy"
@@ -522,7 +524,7 @@ func defaultMetric(task string) string {
 
 // buildModel loads a checkpoint (fresh head for new labels) or creates a
 // model from a bare config.json.
-func buildModel(cfg Config, ds *Dataset, dev gotch.Device) (*mtorch.Model, string, error) {
+func buildModel(cfg Config, ds *dataset.Dataset, dev gotch.Device) (*mtorch.Model, string, error) {
 	fi, err := os.Stat(cfg.Model)
 	if err != nil {
 		return nil, "", fmt.Errorf("--model: %w", err)
@@ -547,7 +549,7 @@ func buildModel(cfg Config, ds *Dataset, dev gotch.Device) (*mtorch.Model, strin
 		return m, filepath.Dir(cfg.Model), err
 	}
 	labels := ds.Labels
-	if ds.Task == Regression {
+	if ds.Task == dataset.Regression {
 		labels = []string{"LABEL_0"}
 	}
 	m, rep, err := mtorch.Load(cfg.Model, mtorch.LoadOptions{Device: dev, Labels: labels, Pooling: cfg.Pooling,
@@ -562,8 +564,8 @@ func buildModel(cfg Config, ds *Dataset, dev gotch.Device) (*mtorch.Model, strin
 	return m, cfg.Model, nil
 }
 
-func setLabels(c *models.Config, ds *Dataset) {
-	if ds.Task == Regression {
+func setLabels(c *models.Config, ds *dataset.Dataset) {
+	if ds.Task == dataset.Regression {
 		c.SetNumLabels(1)
 	} else {
 		c.SetLabels(ds.Labels)
@@ -613,7 +615,7 @@ func saveCheckpoint(outDir string, model *mtorch.Model, opt *AdamW, sched Schedu
 		if err := models.WriteSafetensors(filepath.Join(tmp, "optimizer.safetensors"), osd, map[string]string{"format": "kiln-adamw"}); err != nil {
 			return fmt.Errorf("checkpoint optimiser: %w", err)
 		}
-		return writeJSONAtomic(filepath.Join(tmp, "trainer_state.json"), st)
+		return atomicfile.WriteJSON(filepath.Join(tmp, "trainer_state.json"), st)
 	})
 }
 
@@ -662,9 +664,9 @@ func forwardLoss(model *mtorch.Model, b *Batch, task string, amp bool, ac *autoc
 
 func lossFor(logits, labels *ts.Tensor, task string) *ts.Tensor {
 	switch task {
-	case MultiLabel:
+	case dataset.MultiLabel:
 		return logits.MustBinaryCrossEntropyWithLogits(labels, ts.NewTensor(), ts.NewTensor(), 1, false)
-	case Regression:
+	case dataset.Regression:
 		return logits.MustSqueeze(false).MustMseLoss(labels.MustSqueeze(false), 1, true)
 	default:
 		return logits.MustCrossEntropyLoss(labels, ts.NewTensor(), 1, -100, 0, false)
@@ -681,12 +683,12 @@ func writeLog(path string, hist []LogEntry) error {
 		sb.Write(b)
 		sb.WriteByte('\n')
 	}
-	return writeFileAtomic(path, []byte(sb.String()))
+	return atomicfile.WriteFile(path, []byte(sb.String()))
 }
 
 // finish writes the final model (best checkpoint's weights when there was
 // evaluation), tokenizer, trainer_state.json, metrics.json and the curve.
-func finish(cfg Config, model *mtorch.Model, enc TextEncoder, tokPath string, st *State, res *Result, stepsAtStart int) error {
+func finish(cfg Config, model *mtorch.Model, enc dataset.TextEncoder, tokPath string, st *State, res *Result, stepsAtStart int) error {
 	if st.BestCheckpoint != "" {
 		if err := restoreWeights(model, st.BestCheckpoint); err != nil {
 			return err
@@ -698,7 +700,7 @@ func finish(cfg Config, model *mtorch.Model, enc TextEncoder, tokPath string, st
 	if err := writeTokenizerFiles(cfg.OutputDir, tokPath, enc, model.Config.MaxPositionEmbeddings); err != nil {
 		return err
 	}
-	if err := writeJSONAtomic(filepath.Join(cfg.OutputDir, "trainer_state.json"), st); err != nil {
+	if err := atomicfile.WriteJSON(filepath.Join(cfg.OutputDir, "trainer_state.json"), st); err != nil {
 		return err
 	}
 	metrics := map[string]any{
@@ -726,7 +728,7 @@ func finish(cfg Config, model *mtorch.Model, enc TextEncoder, tokPath string, st
 	for k, v := range res.Metrics {
 		metrics["eval_"+k] = v
 	}
-	if err := writeJSONAtomic(filepath.Join(cfg.OutputDir, "metrics.json"), metrics); err != nil {
+	if err := atomicfile.WriteJSON(filepath.Join(cfg.OutputDir, "metrics.json"), metrics); err != nil {
 		return err
 	}
 	return writeCurve(filepath.Join(cfg.OutputDir, "training_curve.html"), st.LogHistory)
@@ -747,95 +749,4 @@ func denseParams(m *mtorch.Model) int64 {
 		n += size
 	}
 	return n
-}
-
-// writeTokenizerFiles puts tokenizer.json and tokenizer_config.json (plus
-// special_tokens_map.json and vocab.txt when the source has them) next to
-// the model, so transformers' AutoTokenizer, kiln export and kiln serve can
-// load the directory.
-func writeTokenizerFiles(outDir, tokPath string, enc TextEncoder, maxPos int) error {
-	srcDir := filepath.Dir(tokPath)
-	if filepath.Base(tokPath) == "vocab.txt" {
-		h, ok := enc.(*HFTokenizer)
-		if !ok {
-			return fmt.Errorf("tokenizer %s: cannot write tokenizer.json", tokPath)
-		}
-		b, err := h.tok.ToJSON()
-		if err != nil {
-			return fmt.Errorf("tokenizer.json from %s: %w", tokPath, err)
-		}
-		if err := writeFileAtomic(filepath.Join(outDir, "tokenizer.json"), b); err != nil {
-			return err
-		}
-	} else if err := copyFileAtomic(tokPath, filepath.Join(outDir, "tokenizer.json")); err != nil {
-		return err
-	}
-	for _, name := range []string{"special_tokens_map.json", "vocab.txt"} {
-		src := filepath.Join(srcDir, name)
-		if _, err := os.Stat(src); err == nil && filepath.Clean(srcDir) != filepath.Clean(outDir) {
-			if err := copyFileAtomic(src, filepath.Join(outDir, name)); err != nil {
-				return err
-			}
-		}
-	}
-	tc := filepath.Join(srcDir, "tokenizer_config.json")
-	if _, err := os.Stat(tc); err == nil {
-		if filepath.Clean(srcDir) == filepath.Clean(outDir) {
-			return nil
-		}
-		return copyFileAtomic(tc, filepath.Join(outDir, "tokenizer_config.json"))
-	}
-	// The fast tokenizer in tokenizer.json carries the whole pipeline; the
-	// config only names the class and the length limit.
-	return writeJSONAtomic(filepath.Join(outDir, "tokenizer_config.json"), map[string]any{
-		"tokenizer_class": "PreTrainedTokenizerFast", "model_max_length": maxPos,
-	})
-}
-
-func copyFileAtomic(src, dst string) error {
-	if filepath.Clean(src) == filepath.Clean(dst) {
-		return nil
-	}
-	b, err := os.ReadFile(src)
-	if err != nil {
-		return fmt.Errorf("copy %s: %w", src, err)
-	}
-	return writeFileAtomic(dst, b)
-}
-
-func writeCurve(path string, hist []LogEntry) error {
-	loss := Series{Name: "train loss", Color: "#1f77b4"}
-	lr := Series{Name: "learning rate", Color: "#2ca02c"}
-	evals := map[string]*Series{}
-	var names []string
-	for _, e := range hist {
-		if e.Loss != nil {
-			loss.Points = append(loss.Points, Point{e.Step, *e.Loss})
-		}
-		if e.LR != nil {
-			lr.Points = append(lr.Points, Point{e.Step, *e.LR})
-		}
-		for k, v := range e.Eval {
-			s, ok := evals[k]
-			if !ok {
-				s = &Series{Name: "eval " + k}
-				evals[k] = s
-				names = append(names, k)
-			}
-			s.Points = append(s.Points, Point{e.Step, v})
-		}
-	}
-	charts := []Chart{{Title: "Training loss", YLabel: "loss", Series: []Series{loss}}, {Title: "Learning rate", YLabel: "lr", Series: []Series{lr}}}
-	if len(names) > 0 {
-		ev := Chart{Title: "Evaluation", YLabel: "metric"}
-		for _, n := range names {
-			ev.Series = append(ev.Series, *evals[n])
-		}
-		charts = append(charts, ev)
-	}
-	page, err := RenderCurvesHTML("kiln training curve", charts, nil)
-	if err != nil {
-		return err
-	}
-	return writeFileAtomic(path, page)
 }

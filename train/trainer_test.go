@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kiln-ml/kiln/dataset"
 	"github.com/kiln-ml/kiln/models"
 	mtorch "github.com/kiln-ml/kiln/models/torch"
 )
@@ -272,7 +273,7 @@ func TestNaNLossStops(t *testing.T) {
 	good, bad := write("good.csv", "0.5"), write("bad.csv", "1e30")
 	cfg := tinyConfig(t, good, filepath.Join(dir, "out"))
 	cfg.BatchSize, cfg.MaxSteps, cfg.SaveSteps, cfg.SaveTotalLimit = 16, 2, 1, 0
-	cfg.Read.Task = Regression
+	cfg.Read.Task = dataset.Regression
 	if _, err := Run(context.Background(), cfg); err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -17,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/kiln-ml/kiln/internal/atomicfile"
 	"github.com/kiln-ml/kiln/loadtest"
 )
 
@@ -374,7 +374,7 @@ func writeLoadtestOutputs(stdout io.Writer, res *loadtest.Result, f *loadtestFla
 		return err
 	}
 	if f.textOut != "" {
-		if err := writeAtomic(f.textOut, text.Bytes()); err != nil {
+		if err := atomicfile.WriteFile(f.textOut, text.Bytes()); err != nil {
 			return err
 		}
 	}
@@ -388,7 +388,7 @@ func writeLoadtestOutputs(stdout io.Writer, res *loadtest.Result, f *loadtestFla
 		if err := loadtest.WriteHGRM(&b, res, loadtest.HistLatency); err != nil {
 			return fmt.Errorf("loadtest: --hgrm: %w", err)
 		}
-		if err := writeAtomic(f.hgrmOut, b.Bytes()); err != nil {
+		if err := atomicfile.WriteFile(f.hgrmOut, b.Bytes()); err != nil {
 			return err
 		}
 	}
@@ -397,37 +397,9 @@ func writeLoadtestOutputs(stdout io.Writer, res *loadtest.Result, f *loadtestFla
 		if err := loadtest.WriteHTML(&b, res); err != nil {
 			return fmt.Errorf("loadtest: --html: %w", err)
 		}
-		if err := writeAtomic(f.htmlOut, b.Bytes()); err != nil {
+		if err := atomicfile.WriteFile(f.htmlOut, b.Bytes()); err != nil {
 			return err
 		}
-	}
-	return nil
-}
-
-// writeAtomic writes through a temporary file in the same directory and a
-// rename, so a reader never sees half a report.
-func writeAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	name := tmp.Name()
-	_, werr := tmp.Write(data)
-	if werr == nil {
-		werr = tmp.Sync()
-	}
-	if cerr := tmp.Close(); werr == nil {
-		werr = cerr
-	}
-	if werr == nil {
-		werr = os.Chmod(name, 0o644)
-	}
-	if werr == nil {
-		werr = os.Rename(name, path)
-	}
-	if werr != nil {
-		os.Remove(name)
-		return fmt.Errorf("writing %s: %w", path, werr)
 	}
 	return nil
 }
@@ -509,7 +481,7 @@ any metric got worse beyond the threshold (a CI gate).`,
 				if err != nil {
 					return fmt.Errorf("compare: %w", err)
 				}
-				if err := writeAtomic(jsonOut, append(data, '\n')); err != nil {
+				if err := atomicfile.WriteFile(jsonOut, append(data, '\n')); err != nil {
 					return err
 				}
 			}
@@ -574,7 +546,7 @@ func newLoadtestReportCmd() *cobra.Command {
 				if err := loadtest.WriteHGRM(&b, r, hist); err != nil {
 					return fmt.Errorf("report: --hgrm: %w", err)
 				}
-				if err := writeAtomic(f.hgrmOut, b.Bytes()); err != nil {
+				if err := atomicfile.WriteFile(f.hgrmOut, b.Bytes()); err != nil {
 					return err
 				}
 				f.hgrmOut = ""

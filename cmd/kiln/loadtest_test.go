@@ -151,7 +151,7 @@ func TestLoadtestCommand(t *testing.T) {
 		{[]string{srv.URL, "--rate", "10"}, "--duration or --requests"},
 		{[]string{srv.URL, "--rate", "10", "--clients", "2", "--requests", "5"}, "exclude each other"},
 		{[]string{"--requests", "5", "--rate", "10"}, "no target URL"},
-		{[]string{srv.URL, "--rate", "10", "--requests", "5", "--data", data, "--column", "nope"}, `no column "nope"`},
+		{[]string{srv.URL, "--rate", "10", "--requests", "5", "--data", data, "--column", "nope"}, `no "nope" column (columns: text, label); set --column`},
 		{[]string{srv.URL, "--rate", "50", "--requests", "5", "--data", data, "--batch-per-request", "2", "--slo", "p50<1us"}, "SLO broken"},
 		{[]string{srv.URL, "--sweep", "--rate", "10", "--duration", "1s", "--rate-step", "10"}, "--sweep needs --slo"},
 	} {

@@ -9,13 +9,13 @@ import (
 	"io"
 	"log/slog"
 	"math"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/kiln-ml/kiln/dataset"
+	"github.com/kiln-ml/kiln/internal/atomicfile"
 	"github.com/kiln-ml/kiln/modelio"
 	"github.com/kiln-ml/kiln/serve"
 )
@@ -41,7 +41,7 @@ type prediction struct {
 // and truncate them (maxLen 0 = the model's maximum).
 type predictRun struct {
 	modelDir      string
-	rows          []textRow
+	rows          []dataset.Example
 	batch, maxLen int
 }
 
@@ -62,7 +62,7 @@ func newPredictCmd() *cobra.Command {
 		modelDir, input, output, backend string
 		batch, maxLen                    int
 		withLogits, asJSON               bool
-		ro                               rowOptions
+		ro                               dataset.ReadOptions
 	)
 	defaultBackend := "libtorch"
 	if libtorchPredict == nil {
@@ -101,13 +101,14 @@ Example:
 			if maxLen < 0 {
 				return fmt.Errorf("--max-length %d: must not be negative (0 = the model's maximum)", maxLen)
 			}
-			rows, skipped, err := readTextRows(input, ro)
+			ds, err := dataset.ReadTexts(input, ro)
 			if err != nil {
 				return err
 			}
-			if skipped > 0 {
-				fmt.Fprintf(cmd.ErrOrStderr(), "skipped %d bad rows\n", skipped)
+			if ds.Skipped > 0 {
+				fmt.Fprintf(cmd.ErrOrStderr(), "skipped %d bad rows\n", ds.Skipped)
 			}
+			rows := ds.Examples
 			run := predictRun{modelDir: modelDir, rows: rows, batch: batch, maxLen: maxLen}
 			var res *predictResult
 			switch backend {
@@ -274,26 +275,11 @@ func writePredCSV(w io.Writer, preds []prediction, head modelio.Head, withLogits
 	return cw.Error()
 }
 
-// writePredFile writes through a temp file in the target's directory and
-// renames it: readers see the old file or the whole new one.
+// writePredFile writes the predictions atomically: readers see the old
+// file or the whole new one.
 func writePredFile(path string, write func(io.Writer) error) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
+	if err := atomicfile.Write(path, write); err != nil {
 		return fmt.Errorf("--output: %w", err)
-	}
-	defer os.Remove(f.Name())
-	err = write(f)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kiln-ml/kiln/dataset"
 	"github.com/kiln-ml/kiln/internal/ort"
 	"github.com/kiln-ml/kiln/internal/testenv"
 	"github.com/kiln-ml/kiln/models"
@@ -42,7 +43,7 @@ func exportedModel(t *testing.T) string {
 
 // directLogits is the oracle: the tokenizers package and an ONNX Runtime
 // session called directly, one row at a time (no padding, no serve code).
-func directLogits(t *testing.T, dir string, rows []textRow) [][]float32 {
+func directLogits(t *testing.T, dir string, rows []dataset.Example) [][]float32 {
 	t.Helper()
 	tok, err := tokenizers.FromFile(filepath.Join(dir, "tokenizer.json"))
 	if err != nil {
@@ -119,7 +120,7 @@ func TestPredictONNXScoresCSV(t *testing.T) {
 		}
 		preds = append(preds, p)
 	}
-	rows := []textRow{
+	rows := []dataset.Example{
 		{Text: "a gripping film", Pair: "the plot is thin", HasPair: true, Line: 2},
 		{Text: "one of the best films of the year and the cast is wonderful", Pair: "yes", HasPair: true, Line: 5},
 		{Text: "bad", Pair: "awful", HasPair: true, Line: 6},

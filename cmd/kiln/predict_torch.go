@@ -9,6 +9,7 @@ import (
 
 	"github.com/sugarme/gotch"
 
+	"github.com/kiln-ml/kiln/dataset"
 	"github.com/kiln-ml/kiln/modelio"
 	"github.com/kiln-ml/kiln/models"
 	mtorch "github.com/kiln-ml/kiln/models/torch"
@@ -33,15 +34,11 @@ func predictLibtorch(ctx context.Context, r predictRun) (*predictResult, error) 
 	} else if maxLen == 0 || maxLen > limit {
 		maxLen = limit
 	}
-	enc, err := train.LoadTokenizer(filepath.Join(r.modelDir, modelio.TokenizerFile))
+	enc, err := dataset.LoadTokenizer(r.modelDir)
 	if err != nil {
 		return nil, err
 	}
-	ds := &train.Dataset{File: r.modelDir, Examples: make([]train.Example, len(r.rows))}
-	for i, row := range r.rows {
-		ds.Examples[i] = train.Example{Text: row.Text, Pair: row.Pair, HasPair: row.HasPair, Line: row.Line}
-	}
-	data, err := train.EncodeDataset(ds, enc, maxLen)
+	data, err := dataset.EncodeDataset(&dataset.Dataset{File: r.modelDir, Examples: r.rows}, enc, maxLen)
 	if err != nil {
 		return nil, err
 	}

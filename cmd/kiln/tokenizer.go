@@ -31,34 +31,30 @@ func init() {
 	addCommand(tokenizerCmd)
 }
 
-// loadTokenizer opens a tokenizer.json, or a directory with tokenizer.json
-// or vocab.txt.
-func loadTokenizer(path string, lowercase bool) (*tokenizers.Tokenizer, error) {
+// loadTokenizer opens a tokenizer.json, a vocab.txt or a model directory
+// (tokenizers.Load). cased overrides tokenizer_config.json's do_lower_case
+// for a vocab.txt.
+func loadTokenizer(path string, cased bool) (*tokenizers.Tokenizer, error) {
 	if path == "" {
 		return nil, fmt.Errorf("--tokenizer: a tokenizer.json (or a directory holding one) is required")
 	}
-	st, err := os.Stat(path)
+	if cased {
+		vocab := path
+		if st, err := os.Stat(path); err == nil && st.IsDir() {
+			if _, err := os.Stat(filepath.Join(path, tokenizers.TokenizerFile)); err == nil {
+				return tokenizers.LoadDir(path) // --cased concerns vocab.txt only
+			}
+			vocab = filepath.Join(path, tokenizers.VocabFile)
+		}
+		if strings.HasSuffix(vocab, ".txt") {
+			return tokenizers.FromVocabTxt(vocab, false)
+		}
+	}
+	tok, err := tokenizers.Load(path)
 	if err != nil {
 		return nil, fmt.Errorf("--tokenizer: %w", err)
 	}
-	if !st.IsDir() {
-		if strings.HasSuffix(path, ".txt") {
-			return tokenizers.FromVocabTxt(path, lowercase)
-		}
-		return tokenizers.FromFile(path)
-	}
-	if p := filepath.Join(path, "tokenizer.json"); fileExists(p) {
-		return tokenizers.FromFile(p)
-	}
-	if p := filepath.Join(path, "vocab.txt"); fileExists(p) {
-		return tokenizers.FromVocabTxt(p, lowercase)
-	}
-	return nil, fmt.Errorf("--tokenizer %s: no tokenizer.json or vocab.txt in the directory", path)
-}
-
-func fileExists(p string) bool {
-	_, err := os.Stat(p)
-	return err == nil
+	return tok, nil
 }
 
 // openInput returns the named file or stdin.
@@ -113,10 +109,12 @@ func newTokenizerEncodeCmd() *cobra.Command {
 		Long: `encode reads one text per line from FILE (or stdin) and writes one line per input:
 the ids separated by spaces, or with --json an object with ids, type_ids, tokens, offsets
 (character offsets), attention_mask, special_tokens_mask, word_ids (-1 = none) and overflowing.
-With --pair each line is "text<TAB>pair". Lines are encoded in parallel batches.`,
+With --pair each line is "text<TAB>pair". Lines are encoded in parallel, each on its own:
+padding in the tokenizer file pads a line to its own length (or the file's fixed length),
+never to its neighbours'; --pad longest pads every line to the longest of the whole input.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			tk, err := loadTokenizer(tokPath, !cased)
+			tk, err := loadTokenizer(tokPath, cased)
 			if err != nil {
 				return err
 			}
@@ -148,7 +146,14 @@ With --pair each line is "text<TAB>pair". Lines are encoded in parallel batches.
 				if len(items) == 0 {
 					return nil
 				}
-				encs, err := tk.EncodeBatch(items, !noSpecial)
+				// Only --pad longest pads lines to each other; otherwise each
+				// line is encoded on its own, whatever the file's padding says,
+				// so a line's output does not depend on its neighbours.
+				encode := tk.EncodeEach
+				if pad == "longest" {
+					encode = tk.EncodeBatch
+				}
+				encs, err := encode(items, !noSpecial)
 				if err != nil {
 					return fmt.Errorf("%s near line %d: %w", name, line, err)
 				}
@@ -204,7 +209,7 @@ With --pair each line is "text<TAB>pair". Lines are encoded in parallel batches.
 	f.BoolVar(&asJSON, "json", false, "write one JSON encoding per line")
 	f.BoolVar(&showTokens, "tokens", false, "write the token strings instead of ids")
 	f.BoolVar(&noSpecial, "no-special-tokens", false, "do not add the post-processor's special tokens")
-	f.BoolVar(&cased, "cased", false, "with a vocab.txt: do not lowercase")
+	f.BoolVar(&cased, "cased", false, "with a vocab.txt: do not lowercase (default: tokenizer_config.json's do_lower_case, else lowercase)")
 	f.IntVar(&maxLen, "max-length", 0, "truncate to this many tokens (0 = no truncation)")
 	f.IntVar(&stride, "stride", 0, "overlap of the overflowing windows when truncating")
 	f.StringVar(&truncStrategy, "truncation-strategy", "longest_first", "longest_first, only_first or only_second")
@@ -250,7 +255,7 @@ func newTokenizerDecodeCmd() *cobra.Command {
 		Short: "Decode id lines (\"1 2 3\", \"1,2,3\" or [1,2,3]) back to text",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			tk, err := loadTokenizer(tokPath, !cased)
+			tk, err := loadTokenizer(tokPath, cased)
 			if err != nil {
 				return err
 			}
@@ -284,7 +289,7 @@ func newTokenizerDecodeCmd() *cobra.Command {
 	}
 	cmd.Flags().StringVarP(&tokPath, "tokenizer", "t", "", "tokenizer.json, or a directory with tokenizer.json or vocab.txt")
 	cmd.Flags().BoolVar(&skip, "skip-special-tokens", false, "leave special tokens out")
-	cmd.Flags().BoolVar(&cased, "cased", false, "with a vocab.txt: do not lowercase")
+	cmd.Flags().BoolVar(&cased, "cased", false, "with a vocab.txt: do not lowercase (default: tokenizer_config.json's do_lower_case, else lowercase)")
 	return cmd
 }
 
@@ -297,7 +302,7 @@ func newTokenizerInspectCmd() *cobra.Command {
 		Short: "Show a tokenizer's model, pipeline, vocabulary size and added tokens",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			tk, err := loadTokenizer(args[0], !cased)
+			tk, err := loadTokenizer(args[0], cased)
 			if err != nil {
 				return err
 			}
@@ -337,6 +342,6 @@ func newTokenizerInspectCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
-	cmd.Flags().BoolVar(&cased, "cased", false, "with a vocab.txt: do not lowercase")
+	cmd.Flags().BoolVar(&cased, "cased", false, "with a vocab.txt: do not lowercase (default: tokenizer_config.json's do_lower_case, else lowercase)")
 	return cmd
 }

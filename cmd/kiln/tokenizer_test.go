@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kiln-ml/kiln/internal/testenv"
+	"github.com/kiln-ml/kiln/tokenizers"
 )
 
 func runTokenizerCmd(t *testing.T, build func() *cobra.Command, stdin string, args ...string) string {
@@ -82,4 +84,78 @@ func TestTokenizerCLI(t *testing.T) {
 			t.Fatalf("want a --tokenizer error, got %v", err)
 		}
 	})
+}
+
+// A tokenizer.json's own padding applies to each line alone: a line's ids
+// never depend on the lines around it. Only --pad longest pads lines to
+// each other.
+func TestTokenizerEncodeLinesIndependent(t *testing.T) {
+	bert, err := tokenizers.FromFile(testenv.Testdata("tokenizers/bert-base-uncased/tokenizer.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	withPad := func(p *tokenizers.Padding) string {
+		path := filepath.Join(t.TempDir(), "tokenizer.json")
+		if err := bert.WithPadding(p).Save(path); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	longest := withPad(&tokenizers.Padding{Strategy: "longest", PadToken: "[PAD]"})
+	multiple := withPad(&tokenizers.Padding{Strategy: "longest", PadToMultipleOf: 4, PadToken: "[PAD]"})
+	fixed := withPad(&tokenizers.Padding{Strategy: "fixed", Length: 6, PadToken: "[PAD]"})
+	const in = "a\na b c\n"
+	cases := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"file pads to longest: each line alone", []string{"-t", longest}, "101 1037 102\n101 1037 1038 1039 102\n"},
+		{"file pads to a multiple: each line alone", []string{"-t", multiple}, "101 1037 102 0\n101 1037 1038 1039 102 0 0 0\n"},
+		{"file pads to a fixed length", []string{"-t", fixed}, "101 1037 102 0 0 0\n101 1037 1038 1039 102 0\n"},
+		{"--pad longest pads lines to each other", []string{"-t", longest, "--pad", "longest"}, "101 1037 102 0 0\n101 1037 1038 1039 102\n"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got := runTokenizerCmd(t, newTokenizerEncodeCmd, in, c.args...)
+			if got != c.want {
+				t.Fatalf("got %q, want %q", got, c.want)
+			}
+			// The second line alone encodes as it did next to the first.
+			if c.args[len(c.args)-1] != "longest" {
+				alone := runTokenizerCmd(t, newTokenizerEncodeCmd, "a b c\n", c.args...)
+				if !strings.HasSuffix(got, alone) {
+					t.Fatalf("line alone %q, in a file %q", alone, got)
+				}
+			}
+		})
+	}
+}
+
+// A directory with only vocab.txt lowercases as its tokenizer_config.json
+// says; --cased overrides it.
+func TestTokenizerVocabDir(t *testing.T) {
+	vocab := "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nhello\nHello\n"
+	cases := []struct {
+		name, config string
+		args         []string
+		want         string
+	}{
+		{"no config lowercases", "", nil, "2 5 3\n"},
+		{"do_lower_case false", `{"do_lower_case": false}`, nil, "2 6 3\n"},
+		{"--cased", "", []string{"--cased"}, "2 6 3\n"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			os.WriteFile(filepath.Join(dir, "vocab.txt"), []byte(vocab), 0o644)
+			if c.config != "" {
+				os.WriteFile(filepath.Join(dir, "tokenizer_config.json"), []byte(c.config), 0o644)
+			}
+			got := runTokenizerCmd(t, newTokenizerEncodeCmd, "Hello\n", append([]string{"-t", dir}, c.args...)...)
+			if got != c.want {
+				t.Fatalf("got %q, want %q", got, c.want)
+			}
+		})
+	}
 }

@@ -16,6 +16,8 @@ import (
 	"testing"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/kiln-ml/kiln/internal/testenv"
 )
 
 // Only the fields the checks read; unknown fields are ignored by design.
@@ -297,6 +299,11 @@ func checkServeFlags(t *testing.T, args []string) {
 	t.Helper()
 	bin := os.Getenv("KILN_BIN")
 	if bin == "" {
+		// make test sets both; a run that must check everything may not
+		// pass without having checked the flags.
+		if testenv.Require() {
+			t.Fatal("KILN_BIN is not set (KILN_REQUIRE_REFS=1): build bin/kiln and set KILN_BIN=$PWD/bin/kiln, as make test does")
+		}
 		t.Log("KILN_BIN not set: serve flags not checked against the binary")
 		return
 	}

@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -140,7 +138,6 @@ type Result struct {
 	TrainTime     time.Duration
 	roles         map[string]string
 	class         string
-	lowercase     bool
 }
 
 // Train counts words in the files through the base pipeline and trains the
@@ -299,7 +296,6 @@ func TrainWordCounts(ctx context.Context, wc map[string]uint64, opts Options) (*
 		}
 		if opts.Kind == KindWordPiece {
 			model = wordPieceJSON(m, unk)
-			res.lowercase = strings.Contains(string(parts["normalizer"]), `"lowercase":true`)
 		} else {
 			model = bpeJSON(m, unk)
 		}
@@ -558,84 +554,14 @@ func fixPost(v any, ids map[string]int, path string) error {
 	return nil
 }
 
-// Save writes tokenizer.json, tokenizer_config.json, special_tokens_map.json
-// and, for WordPiece, vocab.txt into dir, each atomically.
+// Save writes the tokenizer file set into dir (tokenizers.SaveDir):
+// tokenizer.json, tokenizer_config.json, special_tokens_map.json and, for
+// WordPiece, vocab.txt, each atomically.
 func (r *Result) Save(dir string) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	tok, err := tokenizers.FromJSON(r.JSON)
+	if err != nil {
 		return fmt.Errorf("save tokenizer: %w", err)
 	}
-	files := map[string][]byte{"tokenizer.json": r.JSON}
-	stm := map[string]string{}
-	for role, tok := range r.roles {
-		stm[role] = tok
-	}
-	cfg := map[string]any{"tokenizer_class": r.class, "model_max_length": 512, "clean_up_tokenization_spaces": true}
-	decoder := map[string]any{}
-	ids := map[string]int{}
-	for i, t := range r.Vocab {
-		if _, ok := ids[t]; !ok {
-			ids[t] = i
-		}
-	}
-	for _, s := range r.SpecialTokens {
-		decoder[strconv.Itoa(ids[s])] = map[string]any{"content": s, "lstrip": false, "normalized": false,
-			"rstrip": false, "single_word": false, "special": true}
-	}
-	cfg["added_tokens_decoder"] = decoder
-	for role, tok := range stm {
-		cfg[role] = tok
-	}
-	if r.Kind == KindWordPiece {
-		cfg["do_lower_case"] = r.lowercase
-		var vt bytes.Buffer
-		for _, t := range r.Vocab {
-			vt.WriteString(t)
-			vt.WriteByte('\n')
-		}
-		files["vocab.txt"] = vt.Bytes()
-	}
-	for name, v := range map[string]any{"tokenizer_config.json": cfg, "special_tokens_map.json": stm} {
-		var b bytes.Buffer
-		enc := json.NewEncoder(&b)
-		enc.SetEscapeHTML(false)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(v); err != nil {
-			return fmt.Errorf("save %s: %w", name, err)
-		}
-		files[name] = b.Bytes()
-	}
-	for name, data := range files {
-		if err := writeAtomic(filepath.Join(dir, name), data); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// writeAtomic writes a temp file in the same directory, syncs and renames.
-func writeAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("save %s: %w", path, err)
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("save %s: %w", path, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("save %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("save %s: %w", path, err)
-	}
-	if err := os.Chmod(tmp, 0o644); err != nil {
-		return fmt.Errorf("save %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("save %s: %w", path, err)
-	}
-	return nil
+	_, err = tokenizers.SaveDir(dir, tok, tokenizers.SaveOptions{TokenizerClass: r.class, ModelMaxLength: 512, SpecialTokens: r.roles})
+	return err
 }

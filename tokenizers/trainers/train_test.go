@@ -4,29 +4,16 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
-	"strings"
 	"testing"
 
 	"github.com/kiln-ml/kiln/internal/testenv"
 	"github.com/kiln-ml/kiln/tokenizers"
 )
-
-// skipIfPending skips while the runtime package still refuses a component
-// this test needs (it is being written in parallel); any other error fails.
-func skipIfPending(t *testing.T, err error) {
-	t.Helper()
-	var ue *tokenizers.UnsupportedError
-	// "not yet" is the runtime's placeholder for components in progress.
-	if errors.As(err, &ue) || strings.Contains(err.Error(), "not yet") {
-		t.Skipf("runtime tokenizers package does not support this yet: %v", err)
-	}
-}
 
 // TestSavedTokenizerLoadsInHF trains every kind on HF's word counts, saves
 // the directory and has HF `tokenizers` and `transformers` load it. For the
@@ -111,7 +98,6 @@ func TestSavedTokenizerLoadsInHF(t *testing.T) {
 			// The runtime package loads it, and load → save → load is stable.
 			tok, err := tokenizers.FromJSON(res.JSON)
 			if err != nil {
-				skipIfPending(t, err)
 				t.Fatalf("runtime FromJSON: %v", err)
 			}
 			again, err := tok.ToJSON()
@@ -148,12 +134,10 @@ func TestCountWordsMatchesHF(t *testing.T) {
 			hf := runHF(t, hfConfig{Kind: tc.hf, Files: []string{wikiFile, mixedFile}, CountOnly: true})
 			pipe, err := pipelineFor(Options{Kind: tc.kind})
 			if err != nil {
-				skipIfPending(t, err)
 				t.Fatal(err)
 			}
 			wc, err := CountWords(context.Background(), []string{wikiFile, mixedFile}, pipe.PreTokenize, 3, nil)
 			if err != nil {
-				skipIfPending(t, err)
 				t.Fatal(err)
 			}
 			diff := 0

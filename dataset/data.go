@@ -1,4 +1,4 @@
-package train
+package dataset
 
 import (
 	"bufio"
@@ -57,6 +57,9 @@ type ReadOptions struct {
 	// training file's mapping); a label outside it is a bad row.
 	Labels      []string
 	SkipBadRows bool
+	// SkipEmpty drops rows whose text is blank without counting them as
+	// bad (load-test workloads keep only what can be sent).
+	SkipEmpty bool
 }
 
 func (o *ReadOptions) defaults() {
@@ -89,44 +92,23 @@ type RowError struct {
 func (e *RowError) Error() string { return fmt.Sprintf("%s:%d: %v", e.File, e.Line, e.Err) }
 func (e *RowError) Unwrap() error { return e.Err }
 
+// ColumnError is a header without a column the reader needs. Flag names
+// the command-line flag that chooses the column; a caller with other flag
+// names sets its own.
+type ColumnError struct {
+	Column  string
+	Columns []string // the header
+	Flag    string
+}
+
+func (e *ColumnError) Error() string {
+	return fmt.Sprintf("header has no %q column (columns: %s); set %s", e.Column, strings.Join(e.Columns, ", "), e.Flag)
+}
+
 // ReadDataset reads a CSV, TSV or JSONL file of labelled texts.
 func ReadDataset(path string, opt ReadOptions) (*Dataset, error) {
 	opt.defaults()
-	format := opt.Format
-	if format == "" {
-		switch strings.ToLower(filepath.Ext(path)) {
-		case ".csv":
-			format = "csv"
-		case ".tsv", ".tab":
-			format = "tsv"
-		case ".jsonl", ".ndjson", ".json":
-			format = "jsonl"
-		default:
-			return nil, fmt.Errorf("%s: unknown extension; pass --format csv|tsv|jsonl", path)
-		}
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	ds := &Dataset{File: path}
-	bad := func(line int, err error) error {
-		if opt.SkipBadRows {
-			ds.Skipped++
-			return nil
-		}
-		return &RowError{File: path, Line: line, Err: err}
-	}
-	var rows []rawRow
-	switch format {
-	case "csv", "tsv":
-		rows, err = readDelimited(f, format, opt, bad)
-	case "jsonl":
-		rows, err = readJSONL(f, opt, bad)
-	default:
-		return nil, fmt.Errorf("format %q: want csv, tsv or jsonl", format)
-	}
+	ds, rows, bad, err := readRows(path, opt)
 	if err != nil {
 		return nil, err
 	}
@@ -139,6 +121,65 @@ func ReadDataset(path string, opt ReadOptions) (*Dataset, error) {
 	return ds, nil
 }
 
+// FormatOf picks the reader for a file by its extension.
+func FormatOf(path string) (string, error) {
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".csv":
+		return "csv", nil
+	case ".tsv", ".tab":
+		return "tsv", nil
+	case ".jsonl", ".ndjson", ".json":
+		return "jsonl", nil
+	}
+	return "", fmt.Errorf("%s: unknown extension; pass --format csv|tsv|jsonl", path)
+}
+
+// readRows opens path and reads its rows with the format's reader.
+func readRows(path string, opt ReadOptions) (*Dataset, []rawRow, func(int, error) error, error) {
+	format := opt.Format
+	if format == "" {
+		var err error
+		if format, err = FormatOf(path); err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	defer f.Close()
+	return parseRows(f, path, format, opt)
+}
+
+// parseRows reads rows from r. The returned bad turns a bad row into a
+// file:line error, or counts it in ds.Skipped with SkipBadRows.
+func parseRows(r io.Reader, path, format string, opt ReadOptions) (ds *Dataset, rows []rawRow, bad func(int, error) error, err error) {
+	ds = &Dataset{File: path}
+	bad = func(line int, err error) error {
+		if opt.SkipBadRows {
+			ds.Skipped++
+			return nil
+		}
+		return &RowError{File: path, Line: line, Err: err}
+	}
+	switch format {
+	case "csv", "tsv":
+		rows, err = readDelimited(r, format, opt, bad)
+	case "jsonl":
+		rows, err = readJSONL(r, opt, bad)
+	default:
+		return nil, nil, nil, fmt.Errorf("format %q: want csv, tsv or jsonl", format)
+	}
+	if err != nil {
+		var re *RowError
+		if !errors.As(err, &re) {
+			err = fmt.Errorf("%s: %w", path, err) // a RowError names the file already
+		}
+		return nil, nil, nil, err
+	}
+	return ds, rows, bad, nil
+}
+
 func readDelimited(r io.Reader, format string, opt ReadOptions, bad func(int, error) error) ([]rawRow, error) {
 	cr := csv.NewReader(bufio.NewReader(r))
 	if format == "tsv" {
@@ -147,6 +188,9 @@ func readDelimited(r io.Reader, format string, opt ReadOptions, bad func(int, er
 	}
 	cr.FieldsPerRecord = -1
 	header, err := cr.Read()
+	if err == io.EOF {
+		return nil, fmt.Errorf("empty file: want a header row naming the %q and %q columns", opt.TextColumn, opt.LabelColumn)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("reading header: %w", err)
 	}
@@ -156,11 +200,11 @@ func readDelimited(r io.Reader, format string, opt ReadOptions, bad func(int, er
 	}
 	ti, ok := col[opt.TextColumn]
 	if !ok {
-		return nil, fmt.Errorf("header has no %q column (columns: %s); set --text-column", opt.TextColumn, strings.Join(header, ", "))
+		return nil, &ColumnError{Column: opt.TextColumn, Columns: header, Flag: "--text-column"}
 	}
 	li, ok := col[opt.LabelColumn]
 	if !ok {
-		return nil, fmt.Errorf("header has no %q column (columns: %s); set --label-column", opt.LabelColumn, strings.Join(header, ", "))
+		return nil, &ColumnError{Column: opt.LabelColumn, Columns: header, Flag: "--label-column"}
 	}
 	pi, hasPair := col[opt.PairColumn]
 	var rows []rawRow
@@ -169,17 +213,21 @@ func readDelimited(r io.Reader, format string, opt ReadOptions, bad func(int, er
 		if err == io.EOF {
 			break
 		}
-		line, _ := cr.FieldPos(0)
 		if err != nil {
+			// A malformed record (a stray quote) is a bad row; the reader
+			// resynchronises at the next line. Anything else is an I/O error
+			// that would repeat forever.
 			var pe *csv.ParseError
-			if errors.As(err, &pe) {
-				line = pe.StartLine
+			if !errors.As(err, &pe) {
+				return nil, err
 			}
-			if err := bad(line, err); err != nil {
+			if err := bad(pe.StartLine, pe.Err); err != nil {
 				return nil, err
 			}
 			continue
 		}
+		// FieldPos is only valid after a successful Read.
+		line, _ := cr.FieldPos(0)
 		if len(rec) != len(header) {
 			if err := bad(line, fmt.Errorf("%d fields, header has %d", len(rec), len(header))); err != nil {
 				return nil, err
@@ -189,6 +237,9 @@ func readDelimited(r io.Reader, format string, opt ReadOptions, bad func(int, er
 		row := rawRow{text: rec[ti], label: rec[li], line: line}
 		if hasPair {
 			row.pair, row.hasPair = rec[pi], true
+		}
+		if opt.SkipEmpty && strings.TrimSpace(row.text) == "" {
+			continue
 		}
 		if err := checkText(row); err != nil {
 			if err := bad(line, err); err != nil {
@@ -211,12 +262,15 @@ func readJSONL(r io.Reader, opt ReadOptions, bad func(int, error) error) ([]rawR
 			if perr == nil {
 				perr = checkText(row)
 			}
-			if perr != nil {
+			switch {
+			case perr == nil:
+				rows = append(rows, row)
+			case opt.SkipEmpty && row.line > 0 && strings.TrimSpace(row.text) == "":
+				// parsed, but blank: dropped, not bad
+			default:
 				if err := bad(line, perr); err != nil {
 					return nil, err
 				}
-			} else {
-				rows = append(rows, row)
 			}
 		}
 		if err == io.EOF {
@@ -537,6 +591,8 @@ func (ds *Dataset) Fold(assign []int, f int) (train, valid *Dataset) {
 	return train, valid
 }
 
+// subset keeps the file's Skipped count: the rows were skipped reading the
+// file every part came from, and the trainer reports it for the split.
 func (ds *Dataset) subset(ex []Example) *Dataset {
-	return &Dataset{File: ds.File, Task: ds.Task, Labels: ds.Labels, Examples: ex}
+	return &Dataset{File: ds.File, Task: ds.Task, Labels: ds.Labels, Examples: ex, Skipped: ds.Skipped}
 }

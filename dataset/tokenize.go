@@ -1,8 +1,7 @@
-package train
+package dataset
 
 import (
 	"fmt"
-	"path/filepath"
 	"sync"
 
 	"github.com/kiln-ml/kiln/tokenizers"
@@ -19,28 +18,24 @@ type TextEncoder interface {
 // HFTokenizer adapts the tokenizers package (any HF tokenizer.json:
 // WordPiece, BPE, Unigram) to TextEncoder.
 type HFTokenizer struct {
+	file  *tokenizers.Tokenizer // as loaded, with the file's own padding and truncation
 	tok   *tokenizers.Tokenizer
 	padID int
 	mu    sync.Mutex
 	byLen map[int]*tokenizers.Tokenizer // truncating copies per max length
 }
 
-// LoadTokenizer reads a tokenizer.json, or a BERT vocab.txt (lowercasing,
-// as bert-base-uncased). Padding and truncation stored in the file are
-// dropped: training pads each batch to its own longest row and truncates to
-// --max-length.
+// LoadTokenizer reads a tokenizer as tokenizers.Load does: a
+// tokenizer.json, a BERT vocab.txt (lowercasing as the tokenizer_config.json
+// next to it says) or a model directory. Padding and truncation stored in
+// the file are dropped: training pads each batch to its own longest row and
+// truncates to --max-length.
 func LoadTokenizer(path string) (*HFTokenizer, error) {
-	var tok *tokenizers.Tokenizer
-	var err error
-	if filepath.Base(path) == "vocab.txt" {
-		tok, err = tokenizers.FromVocabTxt(path, true)
-	} else {
-		tok, err = tokenizers.FromFile(path)
-	}
+	tok, err := tokenizers.Load(path)
 	if err != nil {
 		return nil, fmt.Errorf("tokenizer %s: %w", path, err)
 	}
-	h := &HFTokenizer{byLen: map[int]*tokenizers.Tokenizer{}}
+	h := &HFTokenizer{file: tok, byLen: map[int]*tokenizers.Tokenizer{}}
 	// The pad id matters beyond masking: RoBERTa derives position ids
 	// from it. Prefer the file's padding settings, then the usual tokens.
 	if p := tok.Padding(); p != nil {
@@ -56,6 +51,10 @@ func LoadTokenizer(path string) (*HFTokenizer, error) {
 	h.tok = tok.WithPadding(nil).WithTruncation(nil)
 	return h, nil
 }
+
+// Tokenizer is the tokenizer as loaded, with the file's own padding and
+// truncation settings: what a trained model directory should carry.
+func (h *HFTokenizer) Tokenizer() *tokenizers.Tokenizer { return h.file }
 
 // PadID implements TextEncoder.
 func (h *HFTokenizer) PadID() int { return h.padID }

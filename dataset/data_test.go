@@ -1,7 +1,8 @@
-package train
+package dataset
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -46,6 +47,18 @@ func TestReadDataset(t *testing.T) {
 		{name: "skip bad rows", file: "a.csv", body: "text,label\nx,a\ny\n,b\nz,b\n", opt: ReadOptions{SkipBadRows: true},
 			task: SingleLabel, labels: []string{"a", "b"}, n: 2, skipped: 2},
 		{name: "no label column", file: "a.csv", body: "text,y\nx,1\n", wantErr: `no "label" column`},
+		// A stray quote made csv.Reader fail and FieldPos panic (issue 16.3).
+		{name: "stray quote names the line", file: "a.csv", body: "text,label\nfine,a\nbad \"quote,b\nz,b\n",
+			wantErr: `a.csv:3: bare " in non-quoted-field`},
+		{name: "stray quote skipped", file: "a.csv", body: "text,label\nfine,a\nbad \"quote,b\nz,b\n", opt: ReadOptions{SkipBadRows: true},
+			task: SingleLabel, labels: []string{"a", "b"}, n: 2, skipped: 1},
+		{name: "unterminated quote swallows the rest", file: "a.csv", body: "text,label\nfine,a\n\"open,b\nz,b\n", opt: ReadOptions{SkipBadRows: true},
+			task: SingleLabel, labels: []string{"a"}, n: 1, skipped: 1},
+		{name: "unterminated quote names its line", file: "a.csv", body: "text,label\nfine,a\n\"open,b\nz,b\n",
+			wantErr: `a.csv:3: extraneous or missing " in quoted-field`},
+		{name: "empty csv names the file", file: "empty.csv", body: "", wantErr: "empty.csv: empty file"},
+		{name: "empty jsonl names the file", file: "empty.jsonl", body: "\n", wantErr: "empty.jsonl: no usable rows"},
+		{name: "header only names the file", file: "h.tsv", body: "text\tlabel\n", wantErr: "h.tsv: no usable rows"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -91,6 +104,9 @@ func TestStratifiedSplitAndKFold(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if tr.Skipped != ds.Skipped {
+		t.Errorf("split reports %d skipped rows, the file %d", tr.Skipped, ds.Skipped)
+	}
 	vc := count(va)
 	for c := range all {
 		want := float64(all[c]) * 0.2
@@ -119,6 +135,32 @@ func TestStratifiedSplitAndKFold(t *testing.T) {
 			if d := float64(c[k]) - want; d > 1 || d < -1 {
 				t.Errorf("fold %d class %d: %d, want ≈ %.1f", f, k, c[k], want)
 			}
+		}
+	}
+}
+
+// The training split reports the rows skipped reading its file: the
+// trainer logs skipped=N after --valid-split (issue 16.8).
+func TestSplitKeepsSkipped(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("text,label\n")
+	for i := range 20 {
+		fmt.Fprintf(&b, "row %d,%d\n", i, i%2)
+	}
+	b.WriteString("bad \"row,1\n\xff,0\n")
+	ds, err := ReadDataset(writeFile(t, "a.csv", b.String()), ReadOptions{SkipBadRows: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, va, err := ds.StratifiedSplit(0.25, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	folds, _ := ds.StratifiedKFold(2, 1)
+	ftr, _ := ds.Fold(folds, 0)
+	for name, got := range map[string]int{"file": ds.Skipped, "train split": tr.Skipped, "valid split": va.Skipped, "fold": ftr.Skipped} {
+		if got != 2 {
+			t.Errorf("%s: skipped %d, want 2", name, got)
 		}
 	}
 }
