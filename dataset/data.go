@@ -314,6 +314,11 @@ func checkText(r rawRow) error {
 	if strings.TrimSpace(r.text) == "" {
 		return errors.New("empty text")
 	}
+	// A pair column that is present but blank in one row is a broken row,
+	// not a single text: the model would see [SEP] [SEP].
+	if r.hasPair && strings.TrimSpace(r.pair) == "" {
+		return errors.New("empty text pair")
+	}
 	if s, ok := r.label.(string); ok && strings.TrimSpace(s) == "" {
 		return errors.New("empty label")
 	}

@@ -79,7 +79,7 @@ func runLoadtestCmd(t *testing.T, args ...string) (string, error) {
 func TestLoadtestCommand(t *testing.T) {
 	var bad atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var body struct{ Inputs []string }
+		var body struct{ Inputs [][]string } // a TEI batch: [[text], [text]]
 		if r.URL.Path != "/predict" || json.NewDecoder(r.Body).Decode(&body) != nil || len(body.Inputs) != 2 {
 			bad.Add(1)
 			http.Error(w, "bad request", http.StatusBadRequest)
