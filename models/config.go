@@ -436,6 +436,11 @@ func (c *Config) MarshalJSON() ([]byte, error) {
 	if c.Pooling != "" && c.Pooling != PoolCLS {
 		out["pooling"] = c.Pooling
 	}
+	if am := c.autoMap(); am != nil {
+		out["auto_map"] = am
+	} else if raw, ok := c.Extra["auto_map"]; ok && staleAutoMap(raw) {
+		delete(out, "auto_map")
+	}
 	id2label := map[string]string{}
 	ids := make([]int, 0, len(c.ID2Label))
 	for i := range c.ID2Label {
@@ -457,7 +462,9 @@ func (c *Config) MarshalJSON() ([]byte, error) {
 	return json.MarshalIndent(out, "", "  ")
 }
 
-// Save writes config.json (a path ending in .json, or a directory) atomically.
+// Save writes config.json (a path ending in .json, or a directory)
+// atomically, and kiln_modeling.py beside it when transformers needs it to
+// reproduce the model's pooling (see RemoteCodeFile).
 func (c *Config) Save(path string) error {
 	if filepath.Ext(path) != ".json" {
 		path = filepath.Join(path, "config.json")
@@ -465,6 +472,9 @@ func (c *Config) Save(path string) error {
 	data, err := c.MarshalJSON()
 	if err != nil {
 		return fmt.Errorf("encode config: %w", err)
+	}
+	if err := c.writeRemoteCode(filepath.Dir(path)); err != nil {
+		return err
 	}
 	return WriteFileAtomic(path, append(data, '\n'))
 }

@@ -48,6 +48,11 @@ type Config struct {
 	LogSteps  int
 	Progress  bool
 	Pooling   string
+	// ReinitHead trains a fresh classification head even when the
+	// checkpoint has a trained one (by default the data's labels are
+	// matched to the head's id2label by name, and a label the head lacks
+	// is an error).
+	ReinitHead bool
 	// Dropout, when >= 0, overrides the model's dropout probabilities
 	// (tests use 0 to compare runs); < 0 keeps the config's.
 	Dropout float64
@@ -207,11 +212,15 @@ func runOn(ctx context.Context, cfg Config, trainDS, validDS *Dataset, start tim
 	slog.Info("data", "train", len(trainDS.Examples), "skipped", trainDS.Skipped, "task", trainDS.Task, "labels", trainDS.Labels)
 
 	// ---- model and tokenizer
-	model, modelDir, err := buildModel(cfg, trainDS, dev)
+	model, modelDir, rows, err := buildModel(cfg, trainDS, dev)
 	if err != nil {
 		return nil, err
 	}
 	defer model.Free()
+	dataLabels := trainDS.Labels
+	if trainDS.Task != Regression {
+		trainDS, validDS = relabel(trainDS, model.Config, rows), relabel(validDS, model.Config, rows)
+	}
 	model.SetGradientCheckpointing(cfg.GradientCheckpointing)
 	tokPath := cfg.Tokenizer
 	if tokPath == "" {
@@ -499,6 +508,14 @@ func runOn(ctx context.Context, cfg Config, trainDS, validDS *Dataset, start tim
 		if res.OOF, err = Predict(model, validData, cfg.BatchSize*2, enc.PadID(), st.Task, dev); err != nil {
 			return nil, fmt.Errorf("out-of-fold predictions: %w", err)
 		}
+		if st.Task != Regression { // back to the caller's label order
+			for i, sc := range res.OOF {
+				res.OOF[i] = make([]float64, len(dataLabels))
+				for j, r := range rows {
+					res.OOF[i][j] = sc[r]
+				}
+			}
+		}
 	}
 	return res, nil
 }
@@ -520,12 +537,13 @@ func defaultMetric(task string) string {
 	return "accuracy"
 }
 
-// buildModel loads a checkpoint (fresh head for new labels) or creates a
-// model from a bare config.json.
-func buildModel(cfg Config, ds *Dataset, dev gotch.Device) (*mtorch.Model, string, error) {
+// buildModel loads a checkpoint or creates a model from a bare
+// config.json. rows[i] is the head row of ds.Labels[i]: a checkpoint with
+// a trained head keeps its class order (see mtorch.LoadOptions.MatchLabels).
+func buildModel(cfg Config, ds *Dataset, dev gotch.Device) (m *mtorch.Model, dir string, rows []int, err error) {
 	fi, err := os.Stat(cfg.Model)
 	if err != nil {
-		return nil, "", fmt.Errorf("--model: %w", err)
+		return nil, "", nil, fmt.Errorf("--model: %w", err)
 	}
 	setDropout := func(c *models.Config) {
 		if cfg.Dropout >= 0 {
@@ -536,7 +554,7 @@ func buildModel(cfg Config, ds *Dataset, dev gotch.Device) (*mtorch.Model, strin
 	if !fi.IsDir() { // a config.json: train from scratch
 		c, err := models.LoadConfig(cfg.Model)
 		if err != nil {
-			return nil, "", err
+			return nil, "", nil, err
 		}
 		setLabels(c, ds)
 		if cfg.Pooling != "" {
@@ -544,22 +562,69 @@ func buildModel(cfg Config, ds *Dataset, dev gotch.Device) (*mtorch.Model, strin
 		}
 		setDropout(c)
 		m, err := mtorch.NewSeeded(c, dev, cfg.Seed+1)
-		return m, filepath.Dir(cfg.Model), err
+		rows := make([]int, len(ds.Labels))
+		for i := range rows {
+			rows[i] = i
+		}
+		return m, filepath.Dir(cfg.Model), rows, err
 	}
 	labels := ds.Labels
 	if ds.Task == Regression {
 		labels = []string{"LABEL_0"}
 	}
 	m, rep, err := mtorch.Load(cfg.Model, mtorch.LoadOptions{Device: dev, Labels: labels, Pooling: cfg.Pooling,
-		ProblemType: ds.Task, Seed: cfg.Seed + 1})
+		ProblemType: ds.Task, Seed: cfg.Seed + 1, MatchLabels: ds.Task != Regression, ReinitHead: cfg.ReinitHead})
+	if errors.Is(err, mtorch.ErrHeadLabels) {
+		return nil, "", nil, fmt.Errorf("%w\nrename the data's labels to the head's, or pass --reinit-head to train a new head for the data's labels", err)
+	}
 	if err != nil {
-		return nil, "", err
+		return nil, "", nil, err
 	}
 	if cfg.Dropout >= 0 {
 		setDropout(m.Config)
 	}
 	slog.Info("model loaded", "dir", cfg.Model, "fresh_head", rep.FreshHead, "missing", len(rep.Missing), "dropped", len(rep.Dropped))
-	return m, cfg.Model, nil
+	if !rep.FreshHead && ds.Task != Regression {
+		slog.Info("data labels matched to the checkpoint's head", "id2label", headLabels(m.Config))
+	}
+	return m, cfg.Model, rep.LabelRows, nil
+}
+
+// headLabels lists the model's id2label in id order.
+func headLabels(c *models.Config) []string {
+	out := make([]string, c.NumLabels())
+	for id, name := range c.ID2Label {
+		if id >= 0 && id < len(out) {
+			out[id] = name
+		}
+	}
+	return out
+}
+
+// relabel numbers ds's labels as the model's head does: rows[i] is the head
+// row of ds.Labels[i]. The examples are copied (k-fold shares them).
+func relabel(ds *Dataset, c *models.Config, rows []int) *Dataset {
+	if ds == nil {
+		return nil
+	}
+	names := headLabels(c)
+	out := *ds
+	out.Labels = names
+	out.Examples = make([]Example, len(ds.Examples))
+	for i, ex := range ds.Examples {
+		switch ds.Task {
+		case SingleLabel:
+			ex.Label = rows[ex.Label]
+		case MultiLabel:
+			t := make([]float32, len(names))
+			for j, v := range ex.Targets {
+				t[rows[j]] = v
+			}
+			ex.Targets = t
+		}
+		out.Examples[i] = ex
+	}
+	return &out
 }
 
 func setLabels(c *models.Config, ds *Dataset) {
@@ -694,6 +759,10 @@ func finish(cfg Config, model *mtorch.Model, enc TextEncoder, tokPath string, st
 	}
 	if err := model.Save(cfg.OutputDir); err != nil {
 		return fmt.Errorf("final model: %w", err)
+	}
+	if model.Config.NeedsRemoteCode() {
+		slog.Info("transformers reproduces this model's pooling with kiln's head: AutoModelForSequenceClassification.from_pretrained(dir, trust_remote_code=True)",
+			"pooling", model.Config.Pooling, "file", filepath.Join(cfg.OutputDir, models.RemoteCodeFile))
 	}
 	if err := writeTokenizerFiles(cfg.OutputDir, tokPath, enc, model.Config.MaxPositionEmbeddings); err != nil {
 		return err

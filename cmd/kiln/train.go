@@ -34,7 +34,9 @@ single-label classification (id2label saved in config.json), floats give regress
 
 Model: --model is a checkpoint directory (config.json + model.safetensors or
 pytorch_model.bin; a base model gets a fresh head for the labels found), or a bare
-config.json to train from scratch. The tokenizer is <model dir>/tokenizer.json unless
+config.json to train from scratch. A checkpoint with a trained head keeps its classes: the
+data's labels are matched to its id2label by name (integer labels are class ids), and a
+label the head lacks is an error unless --reinit-head trains a new head. The tokenizer is <model dir>/tokenizer.json unless
 --tokenizer is given.
 
 Optimisation: AdamW with decoupled weight decay (none on biases and LayerNorm), optional
@@ -122,7 +124,8 @@ Examples:
 	f.StringVar(&cfg.Model, "model", "", "checkpoint directory, or config.json to train from scratch")
 	f.StringVar(&cfg.Tokenizer, "tokenizer", "", "tokenizer.json (default: <model dir>/tokenizer.json)")
 	f.StringVar(&cfg.OutputDir, "out", "", "output directory")
-	f.StringVar(&cfg.Pooling, "pooling", "", "cls, mean or max (default: the config's)")
+	f.BoolVar(&cfg.ReinitHead, "reinit-head", false, "train a fresh classification head for the data's labels even when the checkpoint has a trained one")
+	f.StringVar(&cfg.Pooling, "pooling", "", "cls, mean or max (default: the config's); mean/max directories get kiln_modeling.py so transformers loads them with trust_remote_code=True")
 	f.IntVar(&cfg.Epochs, "epochs", 3, "training epochs (ignored when --max-steps is set)")
 	f.IntVar(&cfg.MaxSteps, "max-steps", 0, "optimiser steps (overrides --epochs)")
 	f.IntVar(&cfg.BatchSize, "batch-size", 32, "rows per micro-batch")
