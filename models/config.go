@@ -294,6 +294,15 @@ func (c *Config) ClassifierDropoutProb() float64 {
 	return c.HiddenDropoutProb
 }
 
+// MaxSequenceLength is the longest input, special tokens included, the
+// position embeddings allow: RoBERTa's positions start after padding_idx.
+func (c *Config) MaxSequenceLength() int {
+	if c.ModelType == TypeRoBERTa {
+		return c.MaxPositionEmbeddings - (c.PadTokenID + 1)
+	}
+	return c.MaxPositionEmbeddings
+}
+
 // EmbeddingWidth is EmbeddingSize, or HiddenSize when unset (0).
 func (c *Config) EmbeddingWidth() int {
 	if c.EmbeddingSize == 0 {

@@ -222,6 +222,10 @@ func runOn(ctx context.Context, cfg Config, trainDS, validDS *Dataset, start tim
 		trainDS, validDS = relabel(trainDS, model.Config, rows), relabel(validDS, model.Config, rows)
 	}
 	model.SetGradientCheckpointing(cfg.GradientCheckpointing)
+	if lim := model.Config.MaxSequenceLength(); cfg.MaxLength > lim {
+		slog.Warn("--max-length exceeds the model's positions; truncating to the model's maximum", "max_length", cfg.MaxLength, "model_max", lim)
+		cfg.MaxLength = lim
+	}
 	tokPath := cfg.Tokenizer
 	if tokPath == "" {
 		tokPath = filepath.Join(modelDir, "tokenizer.json")

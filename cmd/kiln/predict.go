@@ -74,6 +74,11 @@ Example:
 				return err
 			}
 			info := scoreInfo(cfg)
+			if maxLen == 0 {
+				maxLen = cfg.MaxSequenceLength()
+			} else if maxLen > cfg.MaxSequenceLength() {
+				return fmt.Errorf("--max-length %d exceeds the model's %d positions", maxLen, cfg.MaxSequenceLength())
+			}
 			enc, err := train.LoadTokenizer(filepath.Join(modelDir, "tokenizer.json"))
 			if err != nil {
 				return err
@@ -132,7 +137,7 @@ Example:
 	f.BoolVar(&withLogits, "logits", false, "also write the raw logits")
 	f.BoolVar(&asJSON, "json", false, "write JSON lines instead of CSV")
 	f.IntVar(&batch, "batch-size", 64, "rows per forward pass")
-	f.IntVar(&maxLen, "max-length", 128, "truncate rows to this many tokens")
+	f.IntVar(&maxLen, "max-length", 0, "truncate rows to this many tokens (default: the model's maximum)")
 	f.StringVar(&ro.TextColumn, "text-column", "text", "text column / JSON field")
 	f.StringVar(&ro.PairColumn, "pair-column", "text_pair", "second text column (used when present)")
 	f.StringVar(&ro.Format, "format", "", "csv, tsv or jsonl (default: by extension)")

@@ -263,10 +263,7 @@ func (m *Model) checkInputs(inputIDs, attentionMask, tokenTypeIDs *ts.Tensor) (b
 		return 0, 0, fmt.Errorf("forward: input_ids must be [batch, seq] and non-empty, got %v", shape)
 	}
 	b, s = shape[0], shape[1]
-	maxLen := int64(cfg.MaxPositionEmbeddings)
-	if cfg.ModelType == models.TypeRoBERTa {
-		maxLen -= int64(cfg.PadTokenID) + 1 // positions start after padding_idx
-	}
+	maxLen := int64(cfg.MaxSequenceLength())
 	if s > maxLen {
 		return 0, 0, fmt.Errorf("forward: sequence length %d exceeds the model's %d positions", s, maxLen)
 	}
