@@ -69,8 +69,7 @@ func maxAbsDiff(t *testing.T, a, b models.StateDict) float64 {
 // with other jobs OpenMP's spin-waiting barriers made a 1-minute test take
 // over 10.
 func TestMain(m *testing.M) {
-	mtorch.InitThreads() // once per process: later calls keep our setting
-	if err := mtorch.SetNumThreads(1); err != nil {
+	if err := mtorch.SetNumThreads(1); err != nil { // every later InitThreads applies 1
 		panic(err)
 	}
 	os.Exit(m.Run())

@@ -325,6 +325,7 @@ func (c *fwdCtx) drop() {
 // pass one batch layout to every architecture. train enables dropout (and, with gradient
 // checkpointing on, recomputation in Backward).
 func (m *Model) Forward(inputIDs, attentionMask, tokenTypeIDs *ts.Tensor, train bool) (*Output, error) {
+	InitThreads() // this OS thread's OpenMP count (see InitThreads)
 	b, s, err := m.checkInputs(inputIDs, attentionMask, tokenTypeIDs)
 	if err != nil {
 		return nil, err
