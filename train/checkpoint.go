@@ -38,7 +38,12 @@ type State struct {
 	Schedule       Schedule     `json:"lr_schedule"`
 	Scaler         LossScaler   `json:"loss_scaler"`
 	BestMetric     *float64     `json:"best_metric,omitempty"`
-	BestCheckpoint string       `json:"best_model_checkpoint,omitempty"`
+	// BestCheckpoint is the best checkpoint's name (checkpoint-<step>),
+	// relative to the run directory so that a run directory written
+	// differently (relative/absolute --out) or moved still resumes with
+	// it; files from before held a path, which readCheckpointState and
+	// Run reduce to its name.
+	BestCheckpoint string `json:"best_model_checkpoint,omitempty"`
 	BadEvals       int          `json:"evals_without_improvement"`
 	Task           string       `json:"problem_type"`
 	Labels         []string     `json:"labels,omitempty"`
@@ -142,7 +147,22 @@ func ListCheckpoints(outDir string) ([]string, error) {
 	return out, nil
 }
 
-// pruneCheckpoints keeps the newest keep checkpoints plus the best one.
+// BestCheckpointDir is the best checkpoint's directory in the run
+// directory outDir ("" when there was no evaluation).
+func (s *State) BestCheckpointDir(outDir string) string {
+	if s.BestCheckpoint == "" {
+		return ""
+	}
+	return filepath.Join(outDir, checkpointBase(s.BestCheckpoint))
+}
+
+// checkpointBase reduces a checkpoint reference to its name in the run
+// directory: trainer_state.json files written before names were relative
+// hold a path joined with --out as it was typed then.
+func checkpointBase(ref string) string { return filepath.Base(filepath.Clean(ref)) }
+
+// pruneCheckpoints keeps the newest keep checkpoints plus the best one
+// (a name in outDir, see State.BestCheckpoint).
 func pruneCheckpoints(outDir string, keep int, best string) error {
 	if keep <= 0 {
 		return nil
@@ -152,7 +172,7 @@ func pruneCheckpoints(outDir string, keep int, best string) error {
 		return err
 	}
 	for i := 0; i < len(cks)-keep; i++ {
-		if cks[i] == best {
+		if best != "" && filepath.Base(cks[i]) == checkpointBase(best) {
 			continue
 		}
 		if err := os.RemoveAll(cks[i]); err != nil {
@@ -172,6 +192,9 @@ func readCheckpointState(dir string) (*State, models.StateDict, error) {
 	var st State
 	if err := json.Unmarshal(b, &st); err != nil {
 		return nil, nil, fmt.Errorf("resume: %s: %w", p, err)
+	}
+	if st.BestCheckpoint != "" {
+		st.BestCheckpoint = checkpointBase(st.BestCheckpoint)
 	}
 	if st.Scaler.GrowthFactor != 0 {
 		if err := st.Scaler.Validate(); err != nil {

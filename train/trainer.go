@@ -208,6 +208,11 @@ func runOn(ctx context.Context, cfg Config, trainDS, validDS *Dataset, start tim
 	if err := os.MkdirAll(cfg.OutputDir, 0o755); err != nil {
 		return nil, fmt.Errorf("output dir: %w", err)
 	}
+	// One spelling of every path in the run, however --out and --resume
+	// were written: checkpoints are compared by path below.
+	if cfg.OutputDir, err = filepath.Abs(cfg.OutputDir); err != nil {
+		return nil, fmt.Errorf("output dir: %w", err)
+	}
 	mtorch.InitThreads()
 	slog.Info("data", "train", len(trainDS.Examples), "skipped", trainDS.Skipped, "task", trainDS.Task, "labels", trainDS.Labels)
 
@@ -281,6 +286,9 @@ func runOn(ctx context.Context, cfg Config, trainDS, validDS *Dataset, start tim
 		}
 	}
 	if resumeDir != "" {
+		if resumeDir, err = filepath.Abs(resumeDir); err != nil {
+			return nil, fmt.Errorf("resume: %w", err)
+		}
 		rst, osd, err := readCheckpointState(resumeDir)
 		if err != nil {
 			return nil, err
@@ -362,9 +370,9 @@ func runOn(ctx context.Context, cfg Config, trainDS, validDS *Dataset, start tim
 		if err := ctx.Err(); err != nil {
 			slog.Warn("interrupted; saving a checkpoint", "step", st.GlobalStep)
 			if err2 := save(); err2 != nil {
-				return nil, errors.Join(err, err2)
+				return nil, fmt.Errorf("interrupted at step %d; the checkpoint could not be saved (last good: %q): %w", st.GlobalStep, lastCkpt, errors.Join(err, err2))
 			}
-			return nil, err
+			return nil, fmt.Errorf("interrupted at step %d: saved checkpoint %s; continue with --resume auto: %w", st.GlobalStep, lastCkpt, err)
 		}
 		// Gather this step's micro-batches first so the loss of each can be
 		// weighted by its share of the examples: then N accumulated
@@ -469,7 +477,7 @@ func runOn(ctx context.Context, cfg Config, trainDS, validDS *Dataset, start tim
 			better := st.BestMetric == nil || (lowerIsBetter(metricBest) && v < *st.BestMetric) || (!lowerIsBetter(metricBest) && v > *st.BestMetric)
 			if better {
 				st.BestMetric, st.BadEvals = &v, 0
-				st.BestCheckpoint = filepath.Join(cfg.OutputDir, checkpointName(st.GlobalStep))
+				st.BestCheckpoint = checkpointName(st.GlobalStep)
 			} else {
 				st.BadEvals++
 				stop = cfg.Patience > 0 && st.BadEvals >= cfg.Patience
@@ -757,7 +765,7 @@ func writeLog(path string, hist []LogEntry) error {
 // evaluation), tokenizer, trainer_state.json, metrics.json and the curve.
 func finish(cfg Config, model *mtorch.Model, enc TextEncoder, tokPath string, st *State, res *Result, stepsAtStart int) error {
 	if st.BestCheckpoint != "" {
-		if err := restoreWeights(model, st.BestCheckpoint); err != nil {
+		if err := restoreWeights(model, st.BestCheckpointDir(cfg.OutputDir)); err != nil {
 			return err
 		}
 	}
@@ -780,7 +788,7 @@ func finish(cfg Config, model *mtorch.Model, enc TextEncoder, tokPath string, st
 		"total_runtime_s":       res.Total.Seconds(),
 		"train_samples_per_sec": float64(res.Samples) / res.Elapsed.Seconds(),
 		"train_tokens_per_sec":  float64(res.Tokens) / res.Elapsed.Seconds(),
-		"best_metric":           st.BestMetric, "best_checkpoint": st.BestCheckpoint,
+		"best_metric":           st.BestMetric, "best_checkpoint": st.BestCheckpointDir(cfg.OutputDir),
 	}
 	// Achieved model FLOPs (PaLM's estimate: 6 per non-embedding
 	// parameter per token, plus attention's 12·layers·hidden·seq), and

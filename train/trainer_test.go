@@ -368,3 +368,104 @@ func TestOOMHint(t *testing.T) {
 		}
 	}
 }
+
+// Resuming a run whose directory is written differently (relative, then
+// absolute --out) or was moved must keep the best checkpoint and end as
+// the uninterrupted run. trainer_state.json used to hold the best
+// checkpoint as a path joined with --out, and pruning compared path
+// strings: it deleted the best checkpoint, then the final restore failed.
+// The moved case also rewrites the state as older kiln wrote it (an
+// absolute path to the old location), which must still be read.
+func TestResumeKeepsBestWhenRunDirIsWrittenDifferently(t *testing.T) {
+	train := smallSST2(t, 48)
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name  string
+		moved bool
+	}{{"relative then absolute", false}, {"moved run directory", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			abs := filepath.Join(t.TempDir(), "run")
+			rel, err := filepath.Rel(wd, abs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// At lr 1e-12 every evaluation ties with the first, so the best
+			// checkpoint stays checkpoint-2 while newer ones are pruned.
+			cfg := tinyConfig(t, train, rel)
+			cfg.ValidFile, cfg.LR, cfg.MaxSteps, cfg.EvalSteps, cfg.SaveSteps, cfg.SaveTotalLimit = train, 1e-12, 6, 2, 2, 0
+			straight, err := Run(context.Background(), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if straight.State.BestCheckpoint != "checkpoint-2" {
+				t.Fatalf("test setup: best checkpoint %q, want checkpoint-2", straight.State.BestCheckpoint)
+			}
+			want := finalParams(t, abs)
+			// A run killed after step 4: its newest checkpoint is 4.
+			if err := os.RemoveAll(filepath.Join(abs, "checkpoint-6")); err != nil {
+				t.Fatal(err)
+			}
+			out := abs
+			if tc.moved {
+				statePath := filepath.Join(abs, "checkpoint-4", "trainer_state.json")
+				b, err := os.ReadFile(statePath)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var st map[string]any
+				json.Unmarshal(b, &st)
+				st["best_model_checkpoint"] = filepath.Join(abs, "checkpoint-2") // as older kiln wrote it
+				b, _ = json.Marshal(st)
+				if err := os.WriteFile(statePath, b, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				out = filepath.Join(t.TempDir(), "moved")
+				if err := os.Rename(abs, out); err != nil {
+					t.Fatal(err)
+				}
+			}
+			cfg.OutputDir, cfg.Resume, cfg.SaveTotalLimit = out, "auto", 1
+			res, err := Run(context.Background(), cfg)
+			if err != nil {
+				t.Fatalf("resume: %v", err)
+			}
+			if _, err := os.Stat(filepath.Join(out, "checkpoint-2", "model.safetensors")); err != nil {
+				t.Errorf("best checkpoint deleted on resume: %v", err)
+			}
+			if res.State.BestCheckpoint != "checkpoint-2" {
+				t.Errorf("best checkpoint after resume = %q, want checkpoint-2", res.State.BestCheckpoint)
+			}
+			if d := maxAbsDiff(t, want, finalParams(t, out)); d != 0 {
+				t.Errorf("resumed final weights differ from the straight run's by %g", d)
+			}
+		})
+	}
+}
+
+// Ctrl-C (a cancelled context): the run saves a checkpoint, and the error
+// names it and says how to continue; --resume auto then finishes the run.
+func TestInterruptNamesSavedCheckpoint(t *testing.T) {
+	cfg := tinyConfig(t, smallSST2(t, 32), t.TempDir())
+	cfg.MaxSteps = 2
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := Run(ctx, cfg)
+	ck := filepath.Join(cfg.OutputDir, "checkpoint-0")
+	if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), ck) || !strings.Contains(err.Error(), "--resume auto") {
+		t.Fatalf("err = %v; want context.Canceled naming %s and --resume auto", err, ck)
+	}
+	if _, err := os.Stat(filepath.Join(ck, "trainer_state.json")); err != nil {
+		t.Fatalf("interrupted run left no checkpoint: %v", err)
+	}
+	cfg.Resume = "auto"
+	res, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.State.GlobalStep != 2 {
+		t.Errorf("resumed run ended at step %d, want 2", res.State.GlobalStep)
+	}
+}

@@ -102,7 +102,7 @@ Examples:
 					"train_tokens_per_sec":  float64(res.Tokens) / res.Elapsed.Seconds(),
 					"eval":                  res.Metrics,
 					"best_metric":           res.State.BestMetric,
-					"best_checkpoint":       res.State.BestCheckpoint,
+					"best_checkpoint":       res.State.BestCheckpointDir(res.OutputDir),
 					"last_checkpoint":       res.Checkpoint,
 				})
 			}
