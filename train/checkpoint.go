@@ -3,6 +3,7 @@ package train
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -19,9 +20,70 @@ type LogEntry struct {
 	Loss    *float64           `json:"loss,omitempty"`
 	LR      *float64           `json:"learning_rate,omitempty"`
 	Norm    *float64           `json:"grad_norm,omitempty"`
+	Skipped bool               `json:"skipped,omitempty"` // an fp16 step skipped for inf/NaN gradients
 	Eval    map[string]float64 `json:"eval,omitempty"`
 	Samples float64            `json:"samples_per_second,omitempty"`
 	Tokens  float64            `json:"tokens_per_second,omitempty"`
+}
+
+// MarshalJSON writes a training line's gradient norm as null when it is
+// unknown (a skipped step, a non-finite norm) and every non-finite number
+// as null: encoding/json refuses NaN and ±Inf, and one such value used to
+// abort the run at the next checkpoint.
+func (e LogEntry) MarshalJSON() ([]byte, error) {
+	type plain LogEntry // the fields without this method
+	p := plain(e)
+	p.Loss, p.LR, p.Norm = finiteOrNil(e.Loss), finiteOrNil(e.LR), nil
+	p.Epoch, p.Samples, p.Tokens = finiteOr0(e.Epoch), finiteOr0(e.Samples), finiteOr0(e.Tokens)
+	if e.Eval != nil {
+		p.Eval = make(map[string]float64, len(e.Eval))
+		var nonFinite []string
+		for k, v := range e.Eval {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				nonFinite = append(nonFinite, k)
+				continue
+			}
+			p.Eval[k] = v
+		}
+		if len(nonFinite) > 0 {
+			sort.Strings(nonFinite)
+			return marshalWith(p, "eval_not_finite", nonFinite)
+		}
+	}
+	if e.Eval == nil && (e.Loss != nil || e.LR != nil) { // a training line
+		return marshalWith(p, "grad_norm", finiteOrNil(e.Norm))
+	}
+	return json.Marshal(p)
+}
+
+// marshalWith marshals v plus one more key.
+func marshalWith(v any, key string, val any) ([]byte, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, err
+	}
+	if m[key], err = json.Marshal(val); err != nil {
+		return nil, err
+	}
+	return json.Marshal(m)
+}
+
+func finiteOrNil(v *float64) *float64 {
+	if v == nil || math.IsNaN(*v) || math.IsInf(*v, 0) {
+		return nil
+	}
+	return v
+}
+
+func finiteOr0(v float64) float64 {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return 0
+	}
+	return v
 }
 
 // State is everything besides tensors needed to resume exactly; it is
