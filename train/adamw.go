@@ -210,28 +210,43 @@ func (o *AdamW) Free() {
 	}
 }
 
-// GradStats scales every gradient by mul (loss-scale removal and
-// accumulation averaging happen here) and returns the global L2 norm after
-// scaling; a non-finite norm means some gradient overflowed.
+// GradStats scales every gradient by mul (loss-scale removal happens
+// here) and returns the global L2 norm after scaling; a non-finite norm
+// means some gradient overflowed. The per-parameter norms stay on the
+// device and are reduced there: one host synchronisation per call, not
+// one per parameter.
 func GradStats(params []mtorch.NamedParameter, mul float64) float64 {
-	var sq float64
+	norm := math.NaN()
 	mtorch.NoGrad(func() {
+		var norms []*ts.Tensor
+		defer func() {
+			for _, n := range norms {
+				n.MustDrop()
+			}
+		}()
 		for _, np := range params {
 			g := np.Tensor.MustGrad(false)
-			if !g.MustDefined() {
-				continue
+			if g.MustDefined() {
+				if mul != 1 {
+					mulScalar(g, mul)
+				}
+				norms = append(norms, g.MustNorm(false))
 			}
-			if mul != 1 {
-				mulScalar(g, mul)
-			}
-			n := g.MustNorm(false)
-			v := n.Float64Values()[0]
-			n.MustDrop()
 			g.MustDrop()
-			sq += v * v
+		}
+		if len(norms) == 0 {
+			norm = 0
+			return
+		}
+		all := ts.MustStack(norms, 0)
+		total := all.MustNorm(true)
+		defer total.MustDrop()
+		vals, _, err := mtorch.Float32Values(total)
+		if err == nil && len(vals) == 1 {
+			norm = float64(vals[0])
 		}
 	})
-	return math.Sqrt(sq)
+	return norm
 }
 
 // ClipGrads rescales gradients so their global norm is at most maxNorm,
@@ -240,7 +255,16 @@ func ClipGrads(params []mtorch.NamedParameter, norm, maxNorm float64) {
 	if maxNorm <= 0 || norm <= maxNorm {
 		return
 	}
-	GradStats(params, maxNorm/(norm+1e-6))
+	f := maxNorm / (norm + 1e-6)
+	mtorch.NoGrad(func() {
+		for _, np := range params {
+			g := np.Tensor.MustGrad(false)
+			if g.MustDefined() {
+				mulScalar(g, f)
+			}
+			g.MustDrop()
+		}
+	})
 }
 
 // State returns the optimiser's moment tensors as float32 for a checkpoint.

@@ -105,11 +105,11 @@ type State struct {
 	// differently (relative/absolute --out) or moved still resumes with
 	// it; files from before held a path, which readCheckpointState and
 	// Run reduce to its name.
-	BestCheckpoint string `json:"best_model_checkpoint,omitempty"`
-	BadEvals       int          `json:"evals_without_improvement"`
-	Task           string       `json:"problem_type"`
-	Labels         []string     `json:"labels,omitempty"`
-	LogHistory     []LogEntry   `json:"log_history"`
+	BestCheckpoint string     `json:"best_model_checkpoint,omitempty"`
+	BadEvals       int        `json:"evals_without_improvement"`
+	Task           string     `json:"problem_type"`
+	Labels         []string   `json:"labels,omitempty"`
+	LogHistory     []LogEntry `json:"log_history"`
 }
 
 // writeFileAtomic writes via a temp file in the same directory, fsync and

@@ -228,7 +228,7 @@ func (r *run) newOptimiser() error {
 		return err
 	}
 	r.scaler = NewLossScaler(cfg.Precision == "fp16") // bf16 has fp32's range: no scaling
-	if cfg.Precision != "fp32" {                       // checkPrecision let it through
+	if cfg.Precision != "fp32" {                      // checkPrecision let it through
 		r.ac = newAutocast(cfg.Precision, r.dev)
 	}
 	return nil

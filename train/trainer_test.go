@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -175,12 +176,8 @@ func TestResumeEqualsStraightRun(t *testing.T) {
 	part := tinyConfig(t, train, t.TempDir())
 	part.MaxSteps = 6
 	part.SaveSteps = 3
-	// Simulate a kill after step 3: run a separate 3-step job with the same
-	// schedule length, then resume from its checkpoint.
-	first := part
-	first.OutputDir = t.TempDir()
-	ck := filepath.Join(straight.OutputDir, "checkpoint-3")
-	part.Resume = ck
+	// Resume a fresh run directory from the straight run's step-3 checkpoint.
+	part.Resume = filepath.Join(straight.OutputDir, "checkpoint-3")
 	if _, err := Run(context.Background(), part); err != nil {
 		t.Fatal(err)
 	}
@@ -467,5 +464,39 @@ func TestInterruptNamesSavedCheckpoint(t *testing.T) {
 	}
 	if res.State.GlobalStep != 2 {
 		t.Errorf("resumed run ended at step %d, want 2", res.State.GlobalStep)
+	}
+}
+
+// Early stopping: at lr 1e-12 every evaluation ties with the first, so
+// with patience 2 the run stops after the third evaluation and keeps the
+// first checkpoint as the best.
+func TestEarlyStopping(t *testing.T) {
+	train := smallSST2(t, 32)
+	cfg := tinyConfig(t, train, t.TempDir())
+	cfg.ValidFile, cfg.LR, cfg.MaxSteps, cfg.EvalSteps, cfg.Patience = train, 1e-12, 10, 1, 2
+	res, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.State.GlobalStep != 3 || res.State.BadEvals != 2 {
+		t.Errorf("stopped at step %d after %d evaluations without improvement, want step 3 and 2", res.State.GlobalStep, res.State.BadEvals)
+	}
+	if res.State.BestCheckpoint != "checkpoint-1" {
+		t.Errorf("best checkpoint %q, want checkpoint-1", res.State.BestCheckpoint)
+	}
+}
+
+// DefaultConfig is what the CLI binds to: a library caller starting from
+// it gets the CLI's defaults (dropout from the model, weight decay, seed,
+// length grouping, checkpoint limit), unlike the zero Config.
+func TestDefaultConfigIsTheCLIs(t *testing.T) {
+	d := DefaultConfig()
+	if d.Dropout >= 0 || d.WeightDecay != 0.01 || d.Seed != 42 || !d.GroupByLength || d.SaveTotalLimit != 2 || d.LayerDecay != 1 {
+		t.Errorf("DefaultConfig = %+v", d)
+	}
+	z := d
+	z.Defaults()
+	if fmt.Sprint(z) != fmt.Sprint(d) {
+		t.Errorf("Defaults changed a DefaultConfig:\n%+v\n%+v", d, z)
 	}
 }
