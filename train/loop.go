@@ -66,7 +66,7 @@ type run struct {
 	opt                   *AdamW
 	sched                 Schedule
 	scaler                *LossScaler
-	ac                    *autocast // nil in fp32
+	ac                    *mtorch.Autocast // nil in fp32
 	st                    *State
 	batches               [][]int // this epoch's micro-batches
 	stepsPerEpoch         int
@@ -229,7 +229,7 @@ func (r *run) newOptimiser() error {
 	}
 	r.scaler = NewLossScaler(cfg.Precision == "fp16") // bf16 has fp32's range: no scaling
 	if cfg.Precision != "fp32" {                      // checkPrecision let it through
-		r.ac = newAutocast(cfg.Precision, r.dev)
+		r.ac = mtorch.NewAutocast(cfg.Precision, r.dev)
 	}
 	return nil
 }

@@ -161,9 +161,9 @@ func checkPrecision(prec string, dev gotch.Device) error {
 		if !dev.IsCuda() {
 			return fmt.Errorf("--precision fp16 needs a CUDA device (libtorch's CPU autocast supports only bfloat16); use --precision bf16 or fp32 on CPU")
 		}
-		return autocastSyms()
+		return mtorch.AutocastAvailable()
 	case "bf16":
-		return autocastSyms()
+		return mtorch.AutocastAvailable()
 	}
 	return fmt.Errorf("--precision %q: want fp32, fp16 or bf16", prec)
 }
@@ -380,7 +380,7 @@ func oomHint(err error, cfg Config) error {
 // is set (bf16/fp16); backward runs outside it, as PyTorch advises. The
 // loss is taken on float32 logits: CPU autocast does not promote every loss
 // to float32.
-func forwardLoss(model *mtorch.Model, b *Batch, task string, ac *autocast) (*ts.Tensor, *mtorch.Output, error) {
+func forwardLoss(model *mtorch.Model, b *Batch, task string, ac *mtorch.Autocast) (*ts.Tensor, *mtorch.Output, error) {
 	if ac == nil {
 		out, err := model.Forward(b.IDs, b.Mask, b.Types, true)
 		if err != nil {
@@ -388,11 +388,11 @@ func forwardLoss(model *mtorch.Model, b *Batch, task string, ac *autocast) (*ts.
 		}
 		return lossFor(out.Logits, b.Labels, task), out, nil
 	}
-	if err := ac.enter(); err != nil {
+	if err := ac.Enter(); err != nil {
 		return nil, nil, err
 	}
 	out, err := model.Forward(b.IDs, b.Mask, b.Types, true)
-	if xerr := ac.exit(); err == nil && xerr != nil {
+	if xerr := ac.Exit(); err == nil && xerr != nil {
 		err = xerr
 	}
 	if err != nil {
