@@ -36,13 +36,13 @@ func runOn(ctx context.Context, cfg Config, trainDS, validDS *Dataset, start tim
 		if err := ctx.Err(); err != nil {
 			return nil, r.interrupted(err)
 		}
-		s, err := r.step()
-		if err != nil {
+		var s stepResult
+		if err := r.guard("step", func() (err error) { s, err = r.step(); return err }); err != nil {
 			return nil, err
 		}
 		r.logStep(s)
-		stop, err := r.evaluateAndSave()
-		if err != nil {
+		var stop bool
+		if err := r.guard("evaluation", func() (err error) { stop, err = r.evaluateAndSave(); return err }); err != nil {
 			return nil, err
 		}
 		if stop {
@@ -78,6 +78,7 @@ type run struct {
 	bar                   *progressbar.ProgressBar
 	res                   *Result
 	loopStart             time.Time
+	updating              bool      // the optimiser is writing the weights
 	window                logWindow // steps since the last log line
 	runningLoss, runningN float64   // since the start, for the progress bar
 }
@@ -364,8 +365,10 @@ func (r *run) step() (stepResult, error) {
 		slog.Warn("skipping step: gradients overflowed", "step", r.st.GlobalStep+1, "new_scale", r.scaler.Scale())
 	} else {
 		ClipGrads(r.params, s.norm, r.cfg.MaxGradNorm)
+		r.updating = true // a failure from here on leaves the weights half-updated
 		r.opt.Step(r.sched.Factor(r.st.OptimizerSteps))
 		r.st.OptimizerSteps++
+		r.updating = false
 	}
 	r.st.GlobalStep++
 	r.res.Samples += total
@@ -388,9 +391,12 @@ func (r *run) microStep(rows []int, stepRows int) (float64, error) {
 	}
 	defer b.Drop()
 	share := float64(b.N) / float64(stepRows)
+	if testFailure != nil {
+		testFailure(r.st.GlobalStep)
+	}
 	loss, out, err := forwardLoss(r.model, b, r.st.Task, r.ac)
 	if err != nil {
-		return 0, oomHint(err, r.cfg)
+		return 0, fmt.Errorf("%w: forward: %w", ErrLibtorch, err)
 	}
 	defer out.Drop()
 	lv, err := scalar(loss)
@@ -402,9 +408,65 @@ func (r *run) microStep(rows []int, stepRows int) (float64, error) {
 	err = r.model.Backward(scaled)
 	scaled.MustDrop()
 	if err != nil {
-		return 0, oomHint(err, r.cfg)
+		return 0, fmt.Errorf("%w: %w", ErrLibtorch, err)
 	}
 	return lv * share, nil
+}
+
+// testFailure, when set by a test, runs at the start of every micro-step
+// (to make libtorch fail for real at a chosen step).
+var testFailure func(step int)
+
+// guard runs one phase of an iteration (the step, or evaluation and
+// saving) and turns a libtorch failure into an error: gotch's Must*
+// wrappers panic, and so can a failed op deep in the model. Unless the
+// weights were mid-update, the data position goes back to the start of the
+// failed step and a checkpoint is saved, so --resume auto redoes the step;
+// the error names it and, for an allocation failure, what would help.
+func (r *run) guard(name string, phase func() error) (err error) {
+	pos := position{r.st.Epoch, r.st.BatchInEpoch, r.st.MicroBatches, r.batches}
+	step := r.st.GlobalStep // the evaluation of this step, or the step after it
+	if name == "step" {
+		step++
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%w: %v", ErrLibtorch, p)
+		}
+		if err == nil || !errors.Is(err, ErrLibtorch) {
+			return
+		}
+		err = fmt.Errorf("%s %d: %w", name, step, oomHint(err, r.cfg))
+		if r.updating {
+			err = fmt.Errorf("%w\nthe weights were being updated, so no checkpoint was saved; last good checkpoint: %q", err, r.lastCkpt)
+			return
+		}
+		r.st.Epoch, r.st.BatchInEpoch, r.st.MicroBatches, r.batches = pos.epoch, pos.batch, pos.micro, pos.batches
+		if serr := r.saveRecovered(); serr != nil {
+			err = fmt.Errorf("%w\nsaving a checkpoint also failed (%v); last good checkpoint: %q", err, serr, r.lastCkpt)
+			return
+		}
+		err = fmt.Errorf("%w\nsaved checkpoint %s (the state before the failed step); continue with --resume auto", err, r.lastCkpt)
+	}()
+	return phase()
+}
+
+// position is where a step starts in the data and the dropout RNG stream.
+type position struct {
+	epoch, batch int
+	micro        int64
+	batches      [][]int
+}
+
+// saveRecovered saves a checkpoint after a recovered failure, itself
+// guarded: libtorch may fail again.
+func (r *run) saveRecovered() (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%w: %v", ErrLibtorch, p)
+		}
+	}()
+	return r.save()
 }
 
 // scalar copies a one-element tensor to the host (one synchronisation),

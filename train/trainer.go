@@ -114,6 +114,12 @@ func (c *Config) Defaults() {
 // ErrNonFinite reports a NaN/inf loss (or gradients without loss scaling).
 var ErrNonFinite = errors.New("non-finite loss")
 
+// ErrLibtorch reports a libtorch failure inside a training step or an
+// evaluation (out of memory, a device error): gotch's Must* wrappers panic
+// with it and the loop recovers, saving a checkpoint when the weights were
+// not mid-update.
+var ErrLibtorch = errors.New("libtorch failed")
+
 // Result summarises a finished run.
 type Result struct {
 	State      *State
@@ -388,13 +394,7 @@ func forwardLoss(model *mtorch.Model, b *Batch, task string, ac *mtorch.Autocast
 		}
 		return lossFor(out.Logits, b.Labels, task), out, nil
 	}
-	if err := ac.Enter(); err != nil {
-		return nil, nil, err
-	}
-	out, err := model.Forward(b.IDs, b.Mask, b.Types, true)
-	if xerr := ac.Exit(); err == nil && xerr != nil {
-		err = xerr
-	}
+	out, err := underAutocast(ac, func() (*mtorch.Output, error) { return model.Forward(b.IDs, b.Mask, b.Types, true) })
 	if err != nil {
 		if out != nil {
 			out.Drop()
@@ -405,6 +405,23 @@ func forwardLoss(model *mtorch.Model, b *Batch, task string, ac *mtorch.Autocast
 	loss := lossFor(logits, b.Labels, task)
 	logits.MustDrop()
 	return loss, out, nil
+}
+
+// underAutocast runs f inside ac, leaving it even when f panics (a
+// recovered libtorch failure must not leave the thread in autocast).
+func underAutocast(ac *mtorch.Autocast, f func() (*mtorch.Output, error)) (out *mtorch.Output, err error) {
+	if err := ac.Enter(); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if xerr := ac.Exit(); err == nil && xerr != nil {
+			if out != nil {
+				out.Drop()
+			}
+			out, err = nil, xerr
+		}
+	}()
+	return f()
 }
 
 // lossFor is HF's loss per problem_type: cross-entropy, BCE-with-logits or MSE.

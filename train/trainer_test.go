@@ -11,6 +11,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sugarme/gotch"
+	"github.com/sugarme/gotch/ts"
+
 	"github.com/kiln-ml/kiln/models"
 	mtorch "github.com/kiln-ml/kiln/models/torch"
 )
@@ -498,5 +501,42 @@ func TestDefaultConfigIsTheCLIs(t *testing.T) {
 	z.Defaults()
 	if fmt.Sprint(z) != fmt.Sprint(d) {
 		t.Errorf("Defaults changed a DefaultConfig:\n%+v\n%+v", d, z)
+	}
+}
+
+// A libtorch failure inside a step (here a real one: an allocation
+// libtorch refuses, raised through gotch's Must* wrapper, which used to
+// log.Fatal the process) comes back from Run as an error: the run saves a
+// checkpoint of the state before the failed step, names it, adds the
+// out-of-memory advice, and --resume auto then ends with the weights of a
+// run that never failed.
+func TestLibtorchFailureSavesAndResumes(t *testing.T) {
+	train := smallSST2(t, 48)
+	straight := tinyConfig(t, train, t.TempDir())
+	straight.MaxSteps = 4
+	if _, err := Run(context.Background(), straight); err != nil {
+		t.Fatal(err)
+	}
+	cfg := tinyConfig(t, train, t.TempDir())
+	cfg.MaxSteps = 4
+	testFailure = func(step int) {
+		if step == 2 {
+			huge := ts.MustZeros([]int64{1 << 48}, gotch.Float, gotch.CPU) // 1 PiB: refused by the allocator
+			huge.MustDrop()
+		}
+	}
+	_, err := Run(context.Background(), cfg)
+	testFailure = nil
+	ck := filepath.Join(cfg.OutputDir, "checkpoint-2")
+	if !errors.Is(err, ErrLibtorch) || !strings.Contains(err.Error(), "step 3") || !strings.Contains(err.Error(), ck) ||
+		!strings.Contains(err.Error(), "--batch-size 4 --grad-accum 2") {
+		t.Fatalf("err = %v\nwant ErrLibtorch at step 3 naming %s and the batch-size advice", err, ck)
+	}
+	cfg.Resume = "auto"
+	if _, err := Run(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	if d := maxAbsDiff(t, finalParams(t, straight.OutputDir), finalParams(t, cfg.OutputDir)); d > 1e-6 {
+		t.Errorf("failed, saved and resumed vs straight: max |Δw| = %g > 1e-6", d)
 	}
 }
