@@ -63,7 +63,8 @@ func newTensor(ctensor lib.Ctensor, nameOpt ...string) *Tensor {
 
 	x := new(Tensor)
 	x.ctensor = ctensor
-	x.d = new(bigStruct)
+	// kiln: no 100 KB ballast per tensor (gotch allocated one to make the
+	// GC run finalizers sooner); kiln drops its tensors explicitly.
 
 	lock.Lock()
 	atomic.AddInt64(&TensorCount, 1)
