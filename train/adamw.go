@@ -216,37 +216,66 @@ func (o *AdamW) Free() {
 // device and are reduced there: one host synchronisation per call, not
 // one per parameter.
 func GradStats(params []mtorch.NamedParameter, mul float64) float64 {
-	norm := math.NaN()
+	norm, _ := gradNorm(params, mul, nil)
+	return norm
+}
+
+// gradNorm is GradStats that also reads back extra (a one-element float
+// tensor on the parameters' device, e.g. the step's loss) in the same
+// device-to-host copy, so a training step synchronises once.
+func gradNorm(params []mtorch.NamedParameter, mul float64, extra *ts.Tensor) (norm, extraVal float64) {
+	norm, extraVal = math.NaN(), math.NaN()
 	mtorch.NoGrad(func() {
-		var norms []*ts.Tensor
+		var tmp []*ts.Tensor // dropped at the end
 		defer func() {
-			for _, n := range norms {
-				n.MustDrop()
+			for _, t := range tmp {
+				t.MustDrop()
 			}
 		}()
+		var norms []*ts.Tensor
 		for _, np := range params {
 			g := np.Tensor.MustGrad(false)
 			if g.MustDefined() {
 				if mul != 1 {
 					mulScalar(g, mul)
 				}
-				norms = append(norms, g.MustNorm(false))
+				n := g.MustNorm(false)
+				norms = append(norms, n)
+				tmp = append(tmp, n)
 			}
 			g.MustDrop()
 		}
+		var total *ts.Tensor
 		if len(norms) == 0 {
-			norm = 0
+			dev := gotch.CPU
+			if extra != nil {
+				dev = extra.MustDevice()
+			}
+			total = ts.MustZeros([]int64{}, gotch.Float, dev)
+		} else {
+			all := ts.MustStack(norms, 0)
+			total = all.MustNorm(true)
+		}
+		tmp = append(tmp, total)
+		read := []*ts.Tensor{total.MustReshape([]int64{1}, false)}
+		tmp = append(tmp, read[0])
+		if extra != nil {
+			e := extra.MustReshape([]int64{1}, false)
+			tmp = append(tmp, e)
+			read = append(read, e)
+		}
+		both := ts.MustCat(read, 0)
+		tmp = append(tmp, both)
+		vals, _, err := mtorch.Float32Values(both)
+		if err != nil {
 			return
 		}
-		all := ts.MustStack(norms, 0)
-		total := all.MustNorm(true)
-		defer total.MustDrop()
-		vals, _, err := mtorch.Float32Values(total)
-		if err == nil && len(vals) == 1 {
-			norm = float64(vals[0])
+		norm = float64(vals[0])
+		if extra != nil {
+			extraVal = float64(vals[1])
 		}
 	})
-	return norm
+	return norm, extraVal
 }
 
 // ClipGrads rescales gradients so their global norm is at most maxNorm,

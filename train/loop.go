@@ -345,17 +345,29 @@ func (r *run) step() (stepResult, error) {
 	micro, total, tokens := r.nextMicroBatches()
 	r.model.ZeroGrad()
 	s := stepResult{samples: total, tokens: tokens}
+	var loss *ts.Tensor // the step's loss, summed on the device
+	defer func() {
+		if loss != nil {
+			loss.MustDrop()
+		}
+	}()
 	for _, rows := range micro {
 		l, err := r.microStep(rows, total)
 		if err != nil {
 			return s, err
 		}
-		s.loss += l
+		if loss == nil {
+			loss = l
+		} else {
+			loss = loss.MustAdd(l, true)
+			l.MustDrop()
+		}
 	}
+	// One device-to-host copy per step: the gradient norm and the loss.
+	s.norm, s.loss = gradNorm(r.params, 1/r.scaler.Scale(), loss)
 	if (math.IsNaN(s.loss) || math.IsInf(s.loss, 0)) && !r.scaler.Enabled {
 		return s, fmt.Errorf("step %d: %w (%v); last good checkpoint: %q", r.st.GlobalStep+1, ErrNonFinite, s.loss, r.lastCkpt)
 	}
-	s.norm = GradStats(r.params, 1/r.scaler.Scale())
 	finite := !math.IsNaN(s.norm) && !math.IsInf(s.norm, 0)
 	if !r.scaler.Update(!finite) {
 		if !r.scaler.Enabled {
@@ -377,17 +389,18 @@ func (r *run) step() (stepResult, error) {
 }
 
 // microStep runs forward and backward on one micro-batch and returns its
-// loss weighted by its share of the step's rows.
-func (r *run) microStep(rows []int, stepRows int) (float64, error) {
+// loss weighted by its share of the step's rows, detached, on the device
+// (read back once per step, not per micro-batch).
+func (r *run) microStep(rows []int, stepRows int) (*ts.Tensor, error) {
 	// The generator is reseeded from (seed, micro-batch count): that is the
 	// RNG state a checkpoint needs to resume dropout exactly.
 	if err := mtorch.ManualSeed(int64(r.cfg.Seed*1_000_003) + r.st.MicroBatches); err != nil {
-		return 0, err
+		return nil, err
 	}
 	r.st.MicroBatches++
 	b, err := MakeBatch(r.trainData, rows, r.enc.PadID(), r.st.Task, r.dev)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	defer b.Drop()
 	share := float64(b.N) / float64(stepRows)
@@ -396,21 +409,18 @@ func (r *run) microStep(rows []int, stepRows int) (float64, error) {
 	}
 	loss, out, err := forwardLoss(r.model, b, r.st.Task, r.ac)
 	if err != nil {
-		return 0, fmt.Errorf("%w: forward: %w", ErrLibtorch, err)
+		return nil, fmt.Errorf("%w: forward: %w", ErrLibtorch, err)
 	}
 	defer out.Drop()
-	lv, err := scalar(loss)
-	if err != nil {
-		loss.MustDrop()
-		return 0, err
-	}
+	weighted := loss.MustDetach(false).MustMulScalar(ts.FloatScalar(share), true)
 	scaled := loss.MustMulScalar(ts.FloatScalar(r.scaler.Scale()*share), true)
 	err = r.model.Backward(scaled)
 	scaled.MustDrop()
 	if err != nil {
-		return 0, fmt.Errorf("%w: %w", ErrLibtorch, err)
+		weighted.MustDrop()
+		return nil, fmt.Errorf("%w: %w", ErrLibtorch, err)
 	}
-	return lv * share, nil
+	return weighted, nil
 }
 
 // testFailure, when set by a test, runs at the start of every micro-step
@@ -469,18 +479,6 @@ func (r *run) saveRecovered() (err error) {
 	return r.save()
 }
 
-// scalar copies a one-element tensor to the host (one synchronisation),
-// freeing the converted copy gotch's Float64Values would leak.
-func scalar(t *ts.Tensor) (float64, error) {
-	vals, _, err := mtorch.Float32Values(t)
-	if err != nil {
-		return 0, err
-	}
-	if len(vals) != 1 {
-		return 0, fmt.Errorf("want a scalar tensor, got %d values", len(vals))
-	}
-	return float64(vals[0]), nil
-}
 
 // logStep updates the progress bar and, every --log-steps steps, appends
 // a log line.
