@@ -479,7 +479,6 @@ func (r *run) saveRecovered() (err error) {
 	return r.save()
 }
 
-
 // logStep updates the progress bar and, every --log-steps steps, appends
 // a log line.
 func (r *run) logStep(s stepResult) {

@@ -561,7 +561,7 @@ func TestTrainerStepsDoNotLeak(t *testing.T) {
 	}
 	cfg := tinyConfig(t, "", t.TempDir())
 	cfg.MaxSteps, cfg.BatchSize, cfg.GradAccum, cfg.LogSteps, cfg.MaxGradNorm = 600, 8, 2, 10, 0.01 // clipping active
-	cfg.MaxLength = 16 // fewer padded shapes: libtorch caches kernels per shape
+	cfg.MaxLength = 16                                                                              // fewer padded shapes: libtorch caches kernels per shape
 	cfg.Defaults()
 	r, err := setup(cfg, ds, nil)
 	if err != nil {
