@@ -104,11 +104,15 @@ func TestMaxLengthDefaultsToModel(t *testing.T) {
 		t.Fatalf("train with the default --max-length on a 64-position model: %v", err)
 	}
 	predictCmd, _, _ := rootCmd.Find([]string{"predict"})
-	t.Cleanup(func() {
+	resetFlags := func() { // rootCmd is shared: other tests leave flags set
 		predictCmd.Flags().VisitAll(func(f *pflag.Flag) {
 			f.Value.Set(f.DefValue)
 			f.Changed = false
 		})
+	}
+	resetFlags()
+	t.Cleanup(func() {
+		resetFlags()
 		rootCmd.SetOut(nil)
 	})
 	var stdout bytes.Buffer
