@@ -65,53 +65,39 @@ def output(config, logits, labels, enc, return_dict):
                                     attentions=enc.attentions)
 
 
-class KilnBertForSequenceClassification(BertForSequenceClassification):
+class KilnHead:
+    """forward for every architecture: the encoder, kiln's pooling, then
+    the rest of the architecture's HF head (head_from)."""
+
     def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
                 head_mask=None, inputs_embeds=None, labels=None, output_attentions=None,
                 output_hidden_states=None, return_dict=None):
-        enc = self.bert(input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
-                        position_ids=position_ids, head_mask=head_mask, inputs_embeds=inputs_embeds,
-                        output_attentions=output_attentions, output_hidden_states=output_hidden_states,
-                        return_dict=True)
+        kw = dict(attention_mask=attention_mask, head_mask=head_mask, inputs_embeds=inputs_embeds,
+                  output_attentions=output_attentions, output_hidden_states=output_hidden_states,
+                  return_dict=True)
+        if self.config.model_type != "distilbert":  # DistilBERT has neither
+            kw.update(token_type_ids=token_type_ids, position_ids=position_ids)
+        enc = getattr(self, self.base_model_prefix)(input_ids, **kw)
         feat = pool(enc.last_hidden_state, attention_mask, getattr(self.config, "pooling", "cls"))
+        return output(self.config, self.head_from(feat), labels, enc, return_dict)
+
+
+class KilnBertForSequenceClassification(KilnHead, BertForSequenceClassification):
+    def head_from(self, feat):
         pooled = self.bert.pooler.activation(self.bert.pooler.dense(feat))
-        logits = self.classifier(self.dropout(pooled))
-        return output(self.config, logits, labels, enc, return_dict)
+        return self.classifier(self.dropout(pooled))
 
 
-class KilnRobertaForSequenceClassification(RobertaForSequenceClassification):
-    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
-                head_mask=None, inputs_embeds=None, labels=None, output_attentions=None,
-                output_hidden_states=None, return_dict=None):
-        enc = self.roberta(input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
-                           position_ids=position_ids, head_mask=head_mask, inputs_embeds=inputs_embeds,
-                           output_attentions=output_attentions, output_hidden_states=output_hidden_states,
-                           return_dict=True)
-        feat = pool(enc.last_hidden_state, attention_mask, getattr(self.config, "pooling", "cls"))
-        logits = self.classifier(feat.unsqueeze(1))  # the head reads position 0
-        return output(self.config, logits, labels, enc, return_dict)
+class KilnRobertaForSequenceClassification(KilnHead, RobertaForSequenceClassification):
+    def head_from(self, feat):
+        return self.classifier(feat.unsqueeze(1))  # the head reads position 0
 
 
-class KilnElectraForSequenceClassification(ElectraForSequenceClassification):
-    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
-                head_mask=None, inputs_embeds=None, labels=None, output_attentions=None,
-                output_hidden_states=None, return_dict=None):
-        enc = self.electra(input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
-                           position_ids=position_ids, head_mask=head_mask, inputs_embeds=inputs_embeds,
-                           output_attentions=output_attentions, output_hidden_states=output_hidden_states,
-                           return_dict=True)
-        feat = pool(enc.last_hidden_state, attention_mask, getattr(self.config, "pooling", "cls"))
-        logits = self.classifier(feat.unsqueeze(1))  # the head reads position 0
-        return output(self.config, logits, labels, enc, return_dict)
+class KilnElectraForSequenceClassification(KilnHead, ElectraForSequenceClassification):
+    def head_from(self, feat):
+        return self.classifier(feat.unsqueeze(1))  # the head reads position 0
 
 
-class KilnDistilBertForSequenceClassification(DistilBertForSequenceClassification):
-    def forward(self, input_ids=None, attention_mask=None, head_mask=None, inputs_embeds=None,
-                labels=None, output_attentions=None, output_hidden_states=None, return_dict=None):
-        enc = self.distilbert(input_ids=input_ids, attention_mask=attention_mask, head_mask=head_mask,
-                              inputs_embeds=inputs_embeds, output_attentions=output_attentions,
-                              output_hidden_states=output_hidden_states, return_dict=True)
-        feat = pool(enc.last_hidden_state, attention_mask, getattr(self.config, "pooling", "cls"))
-        x = self.dropout(torch.relu(self.pre_classifier(feat)))
-        logits = self.classifier(x)
-        return output(self.config, logits, labels, enc, return_dict)
+class KilnDistilBertForSequenceClassification(KilnHead, DistilBertForSequenceClassification):
+    def head_from(self, feat):
+        return self.classifier(self.dropout(torch.relu(self.pre_classifier(feat))))
