@@ -201,6 +201,13 @@ func Export(ctx context.Context, srcDir, outDir string, opts Options) (*Report, 
 		return nil, err
 	}
 	files = append(files, ConfigFile)
+	// config.json's auto_map names kiln's transformers head for mean/max pooling.
+	if _, err := os.Stat(filepath.Join(srcDir, models.RemoteCodeFile)); err == nil {
+		if err := atomicfile.Copy(filepath.Join(srcDir, models.RemoteCodeFile), filepath.Join(tmp, models.RemoteCodeFile)); err != nil {
+			return nil, err
+		}
+		files = append(files, models.RemoteCodeFile)
+	}
 	tokFiles, how, err := writeTokenizer(srcDir, tmp, cfg)
 	if err != nil {
 		return nil, err

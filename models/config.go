@@ -296,6 +296,15 @@ func (c *Config) ClassifierDropoutProb() float64 {
 	return c.HiddenDropoutProb
 }
 
+// MaxSequenceLength is the longest input, special tokens included, the
+// position embeddings allow: RoBERTa's positions start after padding_idx.
+func (c *Config) MaxSequenceLength() int {
+	if c.ModelType == TypeRoBERTa {
+		return c.MaxPositionEmbeddings - (c.PadTokenID + 1)
+	}
+	return c.MaxPositionEmbeddings
+}
+
 // EmbeddingWidth is EmbeddingSize, or HiddenSize when unset (0).
 func (c *Config) EmbeddingWidth() int {
 	if c.EmbeddingSize == 0 {
@@ -438,6 +447,11 @@ func (c *Config) MarshalJSON() ([]byte, error) {
 	if c.Pooling != "" && c.Pooling != PoolCLS {
 		out["pooling"] = c.Pooling
 	}
+	if am := c.autoMap(); am != nil {
+		out["auto_map"] = am
+	} else if raw, ok := c.Extra["auto_map"]; ok && staleAutoMap(raw) {
+		delete(out, "auto_map")
+	}
 	id2label := map[string]string{}
 	ids := make([]int, 0, len(c.ID2Label))
 	for i := range c.ID2Label {
@@ -459,7 +473,9 @@ func (c *Config) MarshalJSON() ([]byte, error) {
 	return json.MarshalIndent(out, "", "  ")
 }
 
-// Save writes config.json (a path ending in .json, or a directory) atomically.
+// Save writes config.json (a path ending in .json, or a directory)
+// atomically, and kiln_modeling.py beside it when transformers needs it to
+// reproduce the model's pooling (see RemoteCodeFile).
 func (c *Config) Save(path string) error {
 	if filepath.Ext(path) != ".json" {
 		path = filepath.Join(path, "config.json")
@@ -467,6 +483,9 @@ func (c *Config) Save(path string) error {
 	data, err := c.MarshalJSON()
 	if err != nil {
 		return fmt.Errorf("encode config: %w", err)
+	}
+	if err := c.writeRemoteCode(filepath.Dir(path)); err != nil {
+		return err
 	}
 	return atomicfile.WriteFile(path, append(data, '\n'))
 }

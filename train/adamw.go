@@ -210,28 +210,72 @@ func (o *AdamW) Free() {
 	}
 }
 
-// GradStats scales every gradient by mul (loss-scale removal and
-// accumulation averaging happen here) and returns the global L2 norm after
-// scaling; a non-finite norm means some gradient overflowed.
+// GradStats scales every gradient by mul (loss-scale removal happens
+// here) and returns the global L2 norm after scaling; a non-finite norm
+// means some gradient overflowed. The per-parameter norms stay on the
+// device and are reduced there: one host synchronisation per call, not
+// one per parameter.
 func GradStats(params []mtorch.NamedParameter, mul float64) float64 {
-	var sq float64
+	norm, _ := gradNorm(params, mul, nil)
+	return norm
+}
+
+// gradNorm is GradStats that also reads back extra (a one-element float
+// tensor on the parameters' device, e.g. the step's loss) in the same
+// device-to-host copy, so a training step synchronises once.
+func gradNorm(params []mtorch.NamedParameter, mul float64, extra *ts.Tensor) (norm, extraVal float64) {
+	norm, extraVal = math.NaN(), math.NaN()
 	mtorch.NoGrad(func() {
+		var tmp []*ts.Tensor // dropped at the end
+		defer func() {
+			for _, t := range tmp {
+				t.MustDrop()
+			}
+		}()
+		var norms []*ts.Tensor
 		for _, np := range params {
 			g := np.Tensor.MustGrad(false)
-			if !g.MustDefined() {
-				continue
+			if g.MustDefined() {
+				if mul != 1 {
+					mulScalar(g, mul)
+				}
+				n := g.MustNorm(false)
+				norms = append(norms, n)
+				tmp = append(tmp, n)
 			}
-			if mul != 1 {
-				mulScalar(g, mul)
-			}
-			n := g.MustNorm(false)
-			v := n.Float64Values()[0]
-			n.MustDrop()
 			g.MustDrop()
-			sq += v * v
+		}
+		var total *ts.Tensor
+		if len(norms) == 0 {
+			dev := gotch.CPU
+			if extra != nil {
+				dev = extra.MustDevice()
+			}
+			total = ts.MustZeros([]int64{}, gotch.Float, dev)
+		} else {
+			all := ts.MustStack(norms, 0)
+			total = all.MustNorm(true)
+		}
+		tmp = append(tmp, total)
+		read := []*ts.Tensor{total.MustReshape([]int64{1}, false)}
+		tmp = append(tmp, read[0])
+		if extra != nil {
+			e := extra.MustReshape([]int64{1}, false)
+			tmp = append(tmp, e)
+			read = append(read, e)
+		}
+		both := ts.MustCat(read, 0)
+		tmp = append(tmp, both)
+		vals, _, err := mtorch.Float32Values(both)
+		if err != nil {
+			return
+		}
+		norm = float64(vals[0])
+		if extra != nil {
+			extraVal = float64(vals[1])
 		}
 	})
-	return math.Sqrt(sq)
+	return norm, extraVal
 }
 
 // ClipGrads rescales gradients so their global norm is at most maxNorm,
@@ -240,7 +284,16 @@ func ClipGrads(params []mtorch.NamedParameter, norm, maxNorm float64) {
 	if maxNorm <= 0 || norm <= maxNorm {
 		return
 	}
-	GradStats(params, maxNorm/(norm+1e-6))
+	f := maxNorm / (norm + 1e-6)
+	mtorch.NoGrad(func() {
+		for _, np := range params {
+			g := np.Tensor.MustGrad(false)
+			if g.MustDefined() {
+				mulScalar(g, f)
+			}
+			g.MustDrop()
+		}
+	})
 }
 
 // State returns the optimiser's moment tensors as float32 for a checkpoint.

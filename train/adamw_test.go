@@ -137,3 +137,50 @@ func TestScalerSkipsOverflowedStep(t *testing.T) {
 		t.Errorf("steps %d skipped %d, want 1 and 1", opt.StepCount, sc.SkippedSteps)
 	}
 }
+
+// GradStats returns the global L2 norm of the (unscaled) gradients and
+// ClipGrads rescales them as torch.nn.utils.clip_grad_norm_ does:
+// g·max/(norm+1e-6) when norm > max, untouched otherwise or when off.
+func TestGradientClipping(t *testing.T) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	g1, g2 := []float32{3, 0, -4}, []float32{12} // global norm 13
+	for _, tc := range []struct {
+		name          string
+		mul, maxNorm  float64
+		wantNorm      float64
+		wantScaleGrad float64 // factor each gradient ends up multiplied by
+	}{
+		{"clipped", 1, 6.5, 13, 6.5 / (13 + 1e-6)},
+		{"under the limit", 1, 20, 13, 1},
+		{"off", 1, -1, 13, 1},
+		{"unscaled first", 0.5, 1, 6.5, 0.5 * 1 / (6.5 + 1e-6)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p1, p2 := param(t, []float32{1, 1, 1}), param(t, []float32{1})
+			defer p1.MustDrop()
+			defer p2.MustDrop()
+			setGrad(p1, g1)
+			setGrad(p2, g2)
+			params := []mtorch.NamedParameter{{Name: "a", Tensor: p1}, {Name: "b", Tensor: p2}}
+			norm := GradStats(params, tc.mul)
+			if math.Abs(norm-tc.wantNorm) > 1e-5 {
+				t.Errorf("norm = %v, want %v", norm, tc.wantNorm)
+			}
+			ClipGrads(params, norm, tc.maxNorm)
+			for i, p := range []*ts.Tensor{p1, p2} {
+				g := p.MustGrad(false)
+				got, _, err := mtorch.Float32Values(g)
+				g.MustDrop()
+				if err != nil {
+					t.Fatal(err)
+				}
+				for j, v := range [][]float32{g1, g2}[i] {
+					if want := float64(v) * tc.wantScaleGrad; math.Abs(float64(got[j])-want) > 1e-5 {
+						t.Errorf("grad %d[%d] = %v, want %v", i, j, got[j], want)
+					}
+				}
+			}
+		})
+	}
+}

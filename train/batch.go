@@ -5,6 +5,7 @@ import (
 	"sort"
 
 	"github.com/kiln-ml/kiln/dataset"
+	"github.com/kiln-ml/kiln/modelio"
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
 )
@@ -59,23 +60,15 @@ func (b *Batch) Drop() {
 // MakeBatch pads rows dynamically (to the longest in the batch).
 func MakeBatch(data []dataset.Encoded, rows []int, padID int, task string, dev gotch.Device) (*Batch, error) {
 	n := len(rows)
-	seq := 0
-	for _, r := range rows {
-		seq = max(seq, len(data[r].IDs))
-	}
-	ids := make([]int64, n*seq)
-	mask := make([]int64, n*seq)
-	types := make([]int64, n*seq)
+	ids, types := make([][]int, n), make([][]int, n)
 	for i, r := range rows {
-		for j := 0; j < seq; j++ {
-			k := i*seq + j
-			if j < len(data[r].IDs) {
-				ids[k], mask[k], types[k] = int64(data[r].IDs[j]), 1, int64(data[r].TypeIDs[j])
-			} else {
-				ids[k] = int64(padID)
-			}
-		}
+		ids[i], types[i] = data[r].IDs, data[r].TypeIDs
 	}
+	padded, err := modelio.Pad(ids, types, int64(padID))
+	if err != nil {
+		return nil, err
+	}
+	seq := padded.Seq
 	b := &Batch{N: n}
 	mk := func(v []int64) (*ts.Tensor, error) {
 		t, err := ts.OfSlice(v)
@@ -88,15 +81,14 @@ func MakeBatch(data []dataset.Encoded, rows []int, padID int, task string, dev g
 		}
 		return t2, nil
 	}
-	var err error
-	if b.IDs, err = mk(ids); err != nil {
+	if b.IDs, err = mk(padded.InputIDs); err != nil {
 		return nil, err
 	}
-	if b.Mask, err = mk(mask); err != nil {
+	if b.Mask, err = mk(padded.AttentionMask); err != nil {
 		b.Drop()
 		return nil, err
 	}
-	if b.Types, err = mk(types); err != nil {
+	if b.Types, err = mk(padded.TokenTypesOrZeros()); err != nil {
 		b.Drop()
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package train
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -19,9 +20,70 @@ type LogEntry struct {
 	Loss    *float64           `json:"loss,omitempty"`
 	LR      *float64           `json:"learning_rate,omitempty"`
 	Norm    *float64           `json:"grad_norm,omitempty"`
+	Skipped bool               `json:"skipped,omitempty"` // an fp16 step skipped for inf/NaN gradients
 	Eval    map[string]float64 `json:"eval,omitempty"`
 	Samples float64            `json:"samples_per_second,omitempty"`
 	Tokens  float64            `json:"tokens_per_second,omitempty"`
+}
+
+// MarshalJSON writes a training line's gradient norm as null when it is
+// unknown (a skipped step, a non-finite norm) and every non-finite number
+// as null: encoding/json refuses NaN and ±Inf, and one such value used to
+// abort the run at the next checkpoint.
+func (e LogEntry) MarshalJSON() ([]byte, error) {
+	type plain LogEntry // the fields without this method
+	p := plain(e)
+	p.Loss, p.LR, p.Norm = finiteOrNil(e.Loss), finiteOrNil(e.LR), nil
+	p.Epoch, p.Samples, p.Tokens = finiteOr0(e.Epoch), finiteOr0(e.Samples), finiteOr0(e.Tokens)
+	if e.Eval != nil {
+		p.Eval = make(map[string]float64, len(e.Eval))
+		var nonFinite []string
+		for k, v := range e.Eval {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				nonFinite = append(nonFinite, k)
+				continue
+			}
+			p.Eval[k] = v
+		}
+		if len(nonFinite) > 0 {
+			sort.Strings(nonFinite)
+			return marshalWith(p, "eval_not_finite", nonFinite)
+		}
+	}
+	if e.Eval == nil && (e.Loss != nil || e.LR != nil) { // a training line
+		return marshalWith(p, "grad_norm", finiteOrNil(e.Norm))
+	}
+	return json.Marshal(p)
+}
+
+// marshalWith marshals v plus one more key.
+func marshalWith(v any, key string, val any) ([]byte, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, err
+	}
+	if m[key], err = json.Marshal(val); err != nil {
+		return nil, err
+	}
+	return json.Marshal(m)
+}
+
+func finiteOrNil(v *float64) *float64 {
+	if v == nil || math.IsNaN(*v) || math.IsInf(*v, 0) {
+		return nil
+	}
+	return v
+}
+
+func finiteOr0(v float64) float64 {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return 0
+	}
+	return v
 }
 
 // State is everything besides tensors needed to resume exactly; it is
@@ -38,11 +100,16 @@ type State struct {
 	Schedule       Schedule     `json:"lr_schedule"`
 	Scaler         LossScaler   `json:"loss_scaler"`
 	BestMetric     *float64     `json:"best_metric,omitempty"`
-	BestCheckpoint string       `json:"best_model_checkpoint,omitempty"`
-	BadEvals       int          `json:"evals_without_improvement"`
-	Task           string       `json:"problem_type"`
-	Labels         []string     `json:"labels,omitempty"`
-	LogHistory     []LogEntry   `json:"log_history"`
+	// BestCheckpoint is the best checkpoint's name (checkpoint-<step>),
+	// relative to the run directory so that a run directory written
+	// differently (relative/absolute --out) or moved still resumes with
+	// it; files from before held a path, which readCheckpointState and
+	// Run reduce to its name.
+	BestCheckpoint string     `json:"best_model_checkpoint,omitempty"`
+	BadEvals       int        `json:"evals_without_improvement"`
+	Task           string     `json:"problem_type"`
+	Labels         []string   `json:"labels,omitempty"`
+	LogHistory     []LogEntry `json:"log_history"`
 }
 
 // checkpointName is checkpoint-<step>, HF's layout.
@@ -110,7 +177,22 @@ func ListCheckpoints(outDir string) ([]string, error) {
 	return out, nil
 }
 
-// pruneCheckpoints keeps the newest keep checkpoints plus the best one.
+// BestCheckpointDir is the best checkpoint's directory in the run
+// directory outDir ("" when there was no evaluation).
+func (s *State) BestCheckpointDir(outDir string) string {
+	if s.BestCheckpoint == "" {
+		return ""
+	}
+	return filepath.Join(outDir, checkpointBase(s.BestCheckpoint))
+}
+
+// checkpointBase reduces a checkpoint reference to its name in the run
+// directory: trainer_state.json files written before names were relative
+// hold a path joined with --out as it was typed then.
+func checkpointBase(ref string) string { return filepath.Base(filepath.Clean(ref)) }
+
+// pruneCheckpoints keeps the newest keep checkpoints plus the best one
+// (a name in outDir, see State.BestCheckpoint).
 func pruneCheckpoints(outDir string, keep int, best string) error {
 	if keep <= 0 {
 		return nil
@@ -120,7 +202,7 @@ func pruneCheckpoints(outDir string, keep int, best string) error {
 		return err
 	}
 	for i := 0; i < len(cks)-keep; i++ {
-		if cks[i] == best {
+		if best != "" && filepath.Base(cks[i]) == checkpointBase(best) {
 			continue
 		}
 		if err := os.RemoveAll(cks[i]); err != nil {
@@ -140,6 +222,9 @@ func readCheckpointState(dir string) (*State, models.StateDict, error) {
 	var st State
 	if err := json.Unmarshal(b, &st); err != nil {
 		return nil, nil, fmt.Errorf("resume: %s: %w", p, err)
+	}
+	if st.BestCheckpoint != "" {
+		st.BestCheckpoint = checkpointBase(st.BestCheckpoint)
 	}
 	if st.Scaler.GrowthFactor != 0 {
 		if err := st.Scaler.Validate(); err != nil {

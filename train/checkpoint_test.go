@@ -2,7 +2,10 @@ package train
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -148,9 +151,72 @@ func TestKillMidRunLeavesLoadableCheckpoint(t *testing.T) {
 	if res.State.GlobalStep != steps {
 		t.Errorf("resumed run ended at step %d, want %d", res.State.GlobalStep, steps)
 	}
+	// The killed-and-resumed run ends with the weights of an uninterrupted
+	// one (dropout on: the RNG position is part of the checkpoint).
+	straight := tinyConfig(t, data, t.TempDir())
+	straight.MaxSteps, straight.SaveSteps, straight.SaveTotalLimit = steps, 1, 2
+	if _, err := Run(context.Background(), straight); err != nil {
+		t.Fatal(err)
+	}
+	if d := maxAbsDiff(t, finalParams(t, straight.OutputDir), finalParams(t, out)); d > 1e-6 {
+		t.Errorf("killed and resumed vs uninterrupted: max |Δw| = %g > 1e-6", d)
+	}
 }
 
 func checkpointStep(dir string) int {
 	n, _ := strconv.Atoi(strings.TrimPrefix(filepath.Base(dir), "checkpoint-"))
 	return n
+}
+
+// A skipped fp16 step and non-finite values: log.jsonl lines and the
+// trainer state must stay valid JSON, with the unknown gradient norm as
+// null and the step marked skipped. encoding/json refuses NaN/Inf, which
+// used to abort a run at its next checkpoint.
+func TestLogEntryNonFinite(t *testing.T) {
+	inf, nan, one := math.Inf(1), math.NaN(), 1.0
+	for _, tc := range []struct {
+		name string
+		e    LogEntry
+		want map[string]any // keys that must have these values (nil: JSON null)
+		gone []string       // keys that must be absent
+	}{
+		{"skipped step", LogEntry{Step: 3, Loss: &one, LR: &one, Norm: &inf, Skipped: true},
+			map[string]any{"grad_norm": nil, "skipped": true, "loss": 1.0}, nil},
+		{"non-finite loss", LogEntry{Step: 4, Loss: &nan, LR: &one, Norm: &one},
+			map[string]any{"grad_norm": 1.0}, []string{"loss"}},
+		{"finite step", LogEntry{Step: 5, Loss: &one, LR: &one, Norm: &one},
+			map[string]any{"grad_norm": 1.0}, []string{"skipped"}},
+		{"non-finite metric", LogEntry{Step: 6, Eval: map[string]float64{"pearson": nan, "mse": 0.5}},
+			map[string]any{"eval": map[string]any{"mse": 0.5}, "eval_not_finite": []any{"pearson"}}, []string{"grad_norm"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b, err := json.Marshal(tc.e)
+			if err != nil {
+				t.Fatalf("marshal: %v", err)
+			}
+			var m map[string]any
+			if err := json.Unmarshal(b, &m); err != nil {
+				t.Fatalf("%s: %v", b, err)
+			}
+			for k, v := range tc.want {
+				got, ok := m[k]
+				if !ok || fmt.Sprint(got) != fmt.Sprint(v) {
+					t.Errorf("%s: %s = %v (present %v), want %v", b, k, got, ok, v)
+				}
+			}
+			for _, k := range tc.gone {
+				if _, ok := m[k]; ok {
+					t.Errorf("%s: %s present", b, k)
+				}
+			}
+			var back LogEntry
+			if err := json.Unmarshal(b, &back); err != nil || back.Step != tc.e.Step {
+				t.Errorf("read back: %+v, %v", back, err)
+			}
+		})
+	}
+	st := &State{LogHistory: []LogEntry{{Step: 1, Loss: &inf, LR: &one, Norm: &nan, Skipped: true}}}
+	if err := atomicfile.WriteJSON(filepath.Join(t.TempDir(), "trainer_state.json"), st); err != nil {
+		t.Errorf("trainer_state.json with a skipped step: %v", err)
+	}
 }

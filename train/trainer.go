@@ -6,14 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
 
@@ -50,6 +47,11 @@ type Config struct {
 	LogSteps  int
 	Progress  bool
 	Pooling   string
+	// ReinitHead trains a fresh classification head even when the
+	// checkpoint has a trained one (by default the data's labels are
+	// matched to the head's id2label by name, and a label the head lacks
+	// is an error).
+	ReinitHead bool
 	// Dropout, when >= 0, overrides the model's dropout probabilities
 	// (tests use 0 to compare runs); < 0 keeps the config's.
 	Dropout float64
@@ -62,7 +64,22 @@ type Config struct {
 	oof bool
 }
 
-// Defaults fills zero fields with the CLI defaults.
+// DefaultConfig is the configuration `kiln train` starts from (its flags
+// bind to these values), so a library caller gets the CLI's behaviour:
+// dropout as the model's config says, weight decay 0.01, seed 42, length
+// grouping, two checkpoints kept. Set TrainFile, Model and OutputDir.
+func DefaultConfig() Config {
+	return Config{
+		Epochs: 3, BatchSize: 32, GradAccum: 1, MaxLength: 128,
+		LR: 5e-5, WeightDecay: 0.01, LayerDecay: 1, Schedule: "linear", MaxGradNorm: 1,
+		Seed: 42, Precision: "fp32", Device: "cpu",
+		SaveTotalLimit: 2, LogSteps: 10, GroupByLength: true, Dropout: -1,
+	}
+}
+
+// Defaults fills zero fields with DefaultConfig's values where zero is not
+// a meaningful setting (a zero Config still means no dropout, no weight
+// decay, seed 0: start from DefaultConfig for the CLI's behaviour).
 func (c *Config) Defaults() {
 	if c.Epochs == 0 && c.MaxSteps == 0 {
 		c.Epochs = 3
@@ -98,6 +115,12 @@ func (c *Config) Defaults() {
 
 // ErrNonFinite reports a NaN/inf loss (or gradients without loss scaling).
 var ErrNonFinite = errors.New("non-finite loss")
+
+// ErrLibtorch reports a libtorch failure inside a training step or an
+// evaluation (out of memory, a device error): gotch's Must* wrappers panic
+// with it and the loop recovers, saving a checkpoint when the weights were
+// not mid-update.
+var ErrLibtorch = errors.New("libtorch failed")
 
 // Result summarises a finished run.
 type Result struct {
@@ -146,9 +169,9 @@ func checkPrecision(prec string, dev gotch.Device) error {
 		if !dev.IsCuda() {
 			return fmt.Errorf("--precision fp16 needs a CUDA device (libtorch's CPU autocast supports only bfloat16); use --precision bf16 or fp32 on CPU")
 		}
-		return autocastSyms()
+		return mtorch.AutocastAvailable()
 	case "bf16":
-		return autocastSyms()
+		return mtorch.AutocastAvailable()
 	}
 	return fmt.Errorf("--precision %q: want fp32, fp16 or bf16", prec)
 }
@@ -187,324 +210,6 @@ func readData(cfg Config) (trainDS, validDS *dataset.Dataset, err error) {
 	return trainDS, validDS, nil
 }
 
-// runOn is the run itself on already-read data (k-fold calls it per fold).
-func runOn(ctx context.Context, cfg Config, trainDS, validDS *dataset.Dataset, start time.Time) (*Result, error) {
-	// libtorch's grad mode is per OS thread; keep every call of the run on one.
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	dev, err := parseDevice(cfg.Device)
-	if err != nil {
-		return nil, err
-	}
-	if err := checkPrecision(cfg.Precision, dev); err != nil {
-		return nil, err
-	}
-	if cfg.GradAccum < 1 || cfg.BatchSize < 1 {
-		return nil, fmt.Errorf("batch size %d and accumulation %d must be positive", cfg.BatchSize, cfg.GradAccum)
-	}
-	if err := os.MkdirAll(cfg.OutputDir, 0o755); err != nil {
-		return nil, fmt.Errorf("output dir: %w", err)
-	}
-	mtorch.InitThreads()
-	slog.Info("data", "train", len(trainDS.Examples), "skipped", trainDS.Skipped, "task", trainDS.Task, "labels", trainDS.Labels)
-
-	// ---- model and tokenizer
-	model, modelDir, err := buildModel(cfg, trainDS, dev)
-	if err != nil {
-		return nil, err
-	}
-	defer model.Free()
-	model.SetGradientCheckpointing(cfg.GradientCheckpointing)
-	tokPath := cfg.Tokenizer
-	if tokPath == "" {
-		tokPath = modelDir // tokenizer.json, else vocab.txt (tokenizers.LoadDir)
-	}
-	enc, err := dataset.LoadTokenizer(tokPath)
-	if err != nil {
-		return nil, err
-	}
-	trainData, err := dataset.EncodeDataset(trainDS, enc, cfg.MaxLength)
-	if err != nil {
-		return nil, err
-	}
-	var validData []dataset.Encoded
-	if validDS != nil {
-		if validData, err = dataset.EncodeDataset(validDS, enc, cfg.MaxLength); err != nil {
-			return nil, err
-		}
-	}
-
-	// ---- optimiser, schedule, scaler
-	params := model.NamedParameters()
-	opt, err := NewAdamW(params, GroupOptions{LR: cfg.LR, HeadLR: cfg.HeadLR, WeightDecay: cfg.WeightDecay,
-		LayerDecay: cfg.LayerDecay, NumLayers: model.Config.NumHiddenLayers}, 0.9, 0.999, 1e-8)
-	if err != nil {
-		return nil, err
-	}
-	defer opt.Free()
-	batchesPerEpoch := (len(trainData) + cfg.BatchSize - 1) / cfg.BatchSize
-	stepsPerEpoch := max(1, batchesPerEpoch/cfg.GradAccum)
-	totalSteps := cfg.MaxSteps
-	if totalSteps == 0 {
-		totalSteps = stepsPerEpoch * cfg.Epochs
-	}
-	sched, err := NewSchedule(cfg.Schedule, totalSteps, cfg.WarmupSteps, cfg.WarmupRatio)
-	if err != nil {
-		return nil, err
-	}
-	amp := cfg.Precision != "fp32"                   // checkPrecision let it through
-	scaler := NewLossScaler(cfg.Precision == "fp16") // bf16 has fp32's range: no scaling
-	ac := newAutocast(cfg.Precision, dev)
-	st := &State{MaxSteps: totalSteps, Seed: cfg.Seed, Task: trainDS.Task, Labels: trainDS.Labels}
-
-	// ---- resume
-	resumeDir := cfg.Resume
-	if resumeDir == "auto" {
-		cks, err := ListCheckpoints(cfg.OutputDir)
-		if err != nil {
-			return nil, err
-		}
-		resumeDir = ""
-		if len(cks) > 0 {
-			resumeDir = cks[len(cks)-1]
-		}
-	}
-	if resumeDir != "" {
-		rst, osd, err := readCheckpointState(resumeDir)
-		if err != nil {
-			return nil, err
-		}
-		if err := restoreWeights(model, resumeDir); err != nil {
-			return nil, err
-		}
-		if err := opt.LoadState(osd, dev); err != nil {
-			return nil, fmt.Errorf("resume %s: %w", resumeDir, err)
-		}
-		opt.StepCount = rst.OptimizerSteps
-		if rst.Scaler.GrowthFactor != 0 {
-			*scaler = rst.Scaler
-		}
-		sched = rst.Schedule
-		rst.MaxSteps = totalSteps
-		st = rst
-		slog.Info("resumed", "checkpoint", resumeDir, "step", st.GlobalStep)
-	}
-
-	logPath := filepath.Join(cfg.OutputDir, "log.jsonl")
-	// The log is rewritten from the state's history so that a resumed run
-	// does not keep lines from steps after its checkpoint.
-	if err := writeLog(logPath, st.LogHistory); err != nil {
-		return nil, err
-	}
-	logf, err := os.OpenFile(logPath, os.O_APPEND|os.O_WRONLY, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("log: %w", err)
-	}
-	defer logf.Close()
-	appendLog := func(e LogEntry) {
-		st.LogHistory = append(st.LogHistory, e)
-		b, _ := json.Marshal(e)
-		logf.Write(append(b, '\n'))
-	}
-
-	var bar *progressbar.ProgressBar
-	if cfg.Progress {
-		// The bar shows step/total, elapsed and remaining time; the
-		// description carries epoch, loss (last and running mean), LR and
-		// throughput, refreshed every step.
-		bar = progressbar.NewOptions(totalSteps, progressbar.OptionSetDescription("train"),
-			progressbar.OptionShowCount(), progressbar.OptionSetWriter(os.Stderr),
-			progressbar.OptionSetElapsedTime(true), progressbar.OptionSetPredictTime(true),
-			progressbar.OptionShowDescriptionAtLineEnd(), progressbar.OptionThrottle(200*time.Millisecond))
-		bar.Set(st.GlobalStep)
-	}
-
-	res := &Result{OutputDir: cfg.OutputDir}
-	lastCkpt := resumeDir // the last good checkpoint, for the NaN message
-	save := func() error {
-		dir, err := saveCheckpoint(cfg.OutputDir, model, opt, sched, scaler, st)
-		if err != nil {
-			return err
-		}
-		lastCkpt = dir
-		return pruneCheckpoints(cfg.OutputDir, cfg.SaveTotalLimit, st.BestCheckpoint)
-	}
-	evaluate := func() (map[string]float64, error) {
-		if validData == nil {
-			return nil, nil
-		}
-		return Evaluate(model, validData, cfg.BatchSize*2, enc.PadID(), st.Task, len(st.Labels), dev)
-	}
-	metricBest := cfg.MetricForBest
-	if metricBest == "" {
-		metricBest = defaultMetric(st.Task)
-	}
-
-	// ---- the loop: one iteration = one optimiser step over GradAccum micro-batches
-	batches := EpochBatches(trainData, cfg.BatchSize, cfg.Seed, st.Epoch, !cfg.NoShuffle, cfg.GroupByLength)
-	var lossSum, runningLoss float64
-	var lossN, samplesSinceLog, tokensSinceLog, runningN int
-	tLog := time.Now()
-	stepsAtStart := st.GlobalStep
-	loopStart := time.Now()
-	for st.GlobalStep < totalSteps {
-		if err := ctx.Err(); err != nil {
-			slog.Warn("interrupted; saving a checkpoint", "step", st.GlobalStep)
-			if err2 := save(); err2 != nil {
-				return nil, errors.Join(err, err2)
-			}
-			return nil, err
-		}
-		// Gather this step's micro-batches first so the loss of each can be
-		// weighted by its share of the examples: then N accumulated
-		// micro-batches give exactly the gradient of one N× batch.
-		var micro [][]int
-		total := 0
-		for len(micro) < cfg.GradAccum {
-			if st.BatchInEpoch >= len(batches) {
-				st.Epoch++
-				st.BatchInEpoch = 0
-				batches = EpochBatches(trainData, cfg.BatchSize, cfg.Seed, st.Epoch, !cfg.NoShuffle, cfg.GroupByLength)
-			}
-			micro = append(micro, batches[st.BatchInEpoch])
-			total += len(batches[st.BatchInEpoch])
-			for _, r := range batches[st.BatchInEpoch] {
-				tokensSinceLog += len(trainData[r].IDs)
-				res.Tokens += len(trainData[r].IDs)
-			}
-			st.BatchInEpoch++
-		}
-		model.ZeroGrad()
-		var stepLoss float64
-		for _, rows := range micro {
-			// The generator is reseeded from (seed, micro-batch count): that
-			// is the RNG state a checkpoint needs to resume dropout exactly.
-			if err := mtorch.ManualSeed(int64(cfg.Seed*1_000_003) + st.MicroBatches); err != nil {
-				return nil, err
-			}
-			st.MicroBatches++
-			b, err := MakeBatch(trainData, rows, enc.PadID(), st.Task, dev)
-			if err != nil {
-				return nil, err
-			}
-			loss, out, err := forwardLoss(model, b, st.Task, amp, ac)
-			if err != nil {
-				b.Drop()
-				return nil, oomHint(err, cfg)
-			}
-			lv := loss.Float64Values()[0]
-			stepLoss += lv * float64(b.N) / float64(total)
-			scaled := loss.MustMulScalar(ts.FloatScalar(scaler.Scale()*float64(b.N)/float64(total)), true)
-			err = model.Backward(scaled)
-			scaled.MustDrop()
-			out.Drop()
-			b.Drop()
-			if err != nil {
-				return nil, oomHint(err, cfg)
-			}
-		}
-		if math.IsNaN(stepLoss) || math.IsInf(stepLoss, 0) {
-			if !scaler.Enabled {
-				return nil, fmt.Errorf("step %d: %w (%v); last good checkpoint: %q", st.GlobalStep+1, ErrNonFinite, stepLoss, lastCkpt)
-			}
-		}
-		norm := GradStats(params, 1/scaler.Scale())
-		finite := !math.IsNaN(norm) && !math.IsInf(norm, 0)
-		if !scaler.Update(!finite) {
-			if !scaler.Enabled {
-				return nil, fmt.Errorf("step %d: %w gradients (norm %v); last good checkpoint: %q", st.GlobalStep+1, ErrNonFinite, norm, lastCkpt)
-			}
-			slog.Warn("skipping step: gradients overflowed", "step", st.GlobalStep+1, "new_scale", scaler.Scale())
-		} else {
-			ClipGrads(params, norm, cfg.MaxGradNorm)
-			opt.Step(sched.Factor(st.OptimizerSteps))
-			st.OptimizerSteps++
-		}
-		st.GlobalStep++
-		lossSum += stepLoss
-		lossN++
-		samplesSinceLog += total
-		res.Samples += total
-		runningLoss += stepLoss
-		runningN++
-		if bar != nil {
-			bar.Describe(fmt.Sprintf("epoch %d  loss %.4f (mean %.4f)  lr %.2e  %.1f samples/s",
-				st.Epoch+1, stepLoss, runningLoss/float64(runningN), cfg.LR*sched.Factor(max(0, st.OptimizerSteps-1)),
-				float64(res.Samples)/time.Since(loopStart).Seconds()))
-			bar.Set(st.GlobalStep)
-		}
-		epochF := float64(st.Epoch) + float64(st.BatchInEpoch)/float64(len(batches))
-		if st.GlobalStep%cfg.LogSteps == 0 || st.GlobalStep == totalSteps {
-			l, lr, n := lossSum/float64(lossN), cfg.LR*sched.Factor(max(0, st.OptimizerSteps-1)), norm
-			dt := time.Since(tLog).Seconds()
-			appendLog(LogEntry{Step: st.GlobalStep, Epoch: epochF, Loss: &l, LR: &lr, Norm: &n,
-				Samples: float64(samplesSinceLog) / dt, Tokens: float64(tokensSinceLog) / dt})
-			lossSum, lossN, samplesSinceLog, tokensSinceLog, tLog = 0, 0, 0, 0, time.Now()
-		}
-		evalNow := (cfg.EvalSteps > 0 && st.GlobalStep%cfg.EvalSteps == 0) ||
-			(cfg.EvalSteps == 0 && st.GlobalStep%stepsPerEpoch == 0) || st.GlobalStep == totalSteps
-		stop := false
-		if evalNow && validData != nil {
-			m, err := evaluate()
-			if err != nil {
-				return nil, err
-			}
-			appendLog(LogEntry{Step: st.GlobalStep, Epoch: epochF, Eval: m})
-			res.Metrics = m
-			v, ok := m[metricBest]
-			if !ok {
-				return nil, fmt.Errorf("--metric-for-best %q: not among the evaluation metrics %v", metricBest, keys(m))
-			}
-			better := st.BestMetric == nil || (lowerIsBetter(metricBest) && v < *st.BestMetric) || (!lowerIsBetter(metricBest) && v > *st.BestMetric)
-			if better {
-				st.BestMetric, st.BadEvals = &v, 0
-				st.BestCheckpoint = filepath.Join(cfg.OutputDir, checkpointName(st.GlobalStep))
-			} else {
-				st.BadEvals++
-				stop = cfg.Patience > 0 && st.BadEvals >= cfg.Patience
-			}
-			if better || (cfg.SaveSteps == 0) {
-				if err := save(); err != nil {
-					return nil, err
-				}
-			}
-		}
-		if cfg.SaveSteps > 0 && st.GlobalStep%cfg.SaveSteps == 0 && lastCkpt != filepath.Join(cfg.OutputDir, checkpointName(st.GlobalStep)) {
-			if err := save(); err != nil {
-				return nil, err
-			}
-		}
-		if stop {
-			slog.Info("early stopping", "step", st.GlobalStep, "best", *st.BestMetric)
-			break
-		}
-	}
-	if bar != nil {
-		bar.Finish()
-		fmt.Fprintln(os.Stderr)
-	}
-	// The loop time (throughput figures) covers steps, evaluations and the
-	// checkpoints written during training, not the final save.
-	res.Elapsed = time.Since(loopStart)
-	if lastCkpt != filepath.Join(cfg.OutputDir, checkpointName(st.GlobalStep)) {
-		if err := save(); err != nil {
-			return nil, err
-		}
-	}
-	res.Checkpoint = lastCkpt
-	res.State = st
-	res.Total = time.Since(start)
-	if err := finish(cfg, model, enc, tokPath, st, res, stepsAtStart); err != nil {
-		return nil, err
-	}
-	if cfg.oof && validData != nil { // finish left the best weights in the model
-		if res.OOF, err = Predict(model, validData, cfg.BatchSize*2, enc.PadID(), st.Task, dev); err != nil {
-			return nil, fmt.Errorf("out-of-fold predictions: %w", err)
-		}
-	}
-	return res, nil
-}
-
 func keys(m map[string]float64) []string {
 	var k []string
 	for s := range m {
@@ -522,12 +227,13 @@ func defaultMetric(task string) string {
 	return "accuracy"
 }
 
-// buildModel loads a checkpoint (fresh head for new labels) or creates a
-// model from a bare config.json.
-func buildModel(cfg Config, ds *dataset.Dataset, dev gotch.Device) (*mtorch.Model, string, error) {
+// buildModel loads a checkpoint or creates a model from a bare
+// config.json. rows[i] is the head row of ds.Labels[i]: a checkpoint with
+// a trained head keeps its class order (see mtorch.LoadOptions.MatchLabels).
+func buildModel(cfg Config, ds *dataset.Dataset, dev gotch.Device) (m *mtorch.Model, dir string, rows []int, err error) {
 	fi, err := os.Stat(cfg.Model)
 	if err != nil {
-		return nil, "", fmt.Errorf("--model: %w", err)
+		return nil, "", nil, fmt.Errorf("--model: %w", err)
 	}
 	setDropout := func(c *models.Config) {
 		if cfg.Dropout >= 0 {
@@ -538,7 +244,7 @@ func buildModel(cfg Config, ds *dataset.Dataset, dev gotch.Device) (*mtorch.Mode
 	if !fi.IsDir() { // a config.json: train from scratch
 		c, err := models.LoadConfig(cfg.Model)
 		if err != nil {
-			return nil, "", err
+			return nil, "", nil, err
 		}
 		setLabels(c, ds)
 		if cfg.Pooling != "" {
@@ -546,22 +252,69 @@ func buildModel(cfg Config, ds *dataset.Dataset, dev gotch.Device) (*mtorch.Mode
 		}
 		setDropout(c)
 		m, err := mtorch.NewSeeded(c, dev, cfg.Seed+1)
-		return m, filepath.Dir(cfg.Model), err
+		rows := make([]int, len(ds.Labels))
+		for i := range rows {
+			rows[i] = i
+		}
+		return m, filepath.Dir(cfg.Model), rows, err
 	}
 	labels := ds.Labels
 	if ds.Task == dataset.Regression {
 		labels = []string{"LABEL_0"}
 	}
 	m, rep, err := mtorch.Load(cfg.Model, mtorch.LoadOptions{Device: dev, Labels: labels, Pooling: cfg.Pooling,
-		ProblemType: ds.Task, Seed: cfg.Seed + 1})
+		ProblemType: ds.Task, Seed: cfg.Seed + 1, MatchLabels: ds.Task != dataset.Regression, ReinitHead: cfg.ReinitHead})
+	if errors.Is(err, mtorch.ErrHeadLabels) {
+		return nil, "", nil, fmt.Errorf("%w\nrename the data's labels to the head's, or pass --reinit-head to train a new head for the data's labels", err)
+	}
 	if err != nil {
-		return nil, "", err
+		return nil, "", nil, err
 	}
 	if cfg.Dropout >= 0 {
 		setDropout(m.Config)
 	}
 	slog.Info("model loaded", "dir", cfg.Model, "fresh_head", rep.FreshHead, "missing", len(rep.Missing), "dropped", len(rep.Dropped))
-	return m, cfg.Model, nil
+	if !rep.FreshHead && ds.Task != dataset.Regression {
+		slog.Info("data labels matched to the checkpoint's head", "id2label", headLabels(m.Config))
+	}
+	return m, cfg.Model, rep.LabelRows, nil
+}
+
+// headLabels lists the model's id2label in id order.
+func headLabels(c *models.Config) []string {
+	out := make([]string, c.NumLabels())
+	for id, name := range c.ID2Label {
+		if id >= 0 && id < len(out) {
+			out[id] = name
+		}
+	}
+	return out
+}
+
+// relabel numbers ds's labels as the model's head does: rows[i] is the head
+// row of ds.Labels[i]. The examples are copied (k-fold shares them).
+func relabel(ds *dataset.Dataset, c *models.Config, rows []int) *dataset.Dataset {
+	if ds == nil {
+		return nil
+	}
+	names := headLabels(c)
+	out := *ds
+	out.Labels = names
+	out.Examples = make([]dataset.Example, len(ds.Examples))
+	for i, ex := range ds.Examples {
+		switch ds.Task {
+		case dataset.SingleLabel:
+			ex.Label = rows[ex.Label]
+		case dataset.MultiLabel:
+			t := make([]float32, len(names))
+			for j, v := range ex.Targets {
+				t[rows[j]] = v
+			}
+			ex.Targets = t
+		}
+		out.Examples[i] = ex
+	}
+	return &out
 }
 
 func setLabels(c *models.Config, ds *dataset.Dataset) {
@@ -631,25 +384,19 @@ func oomHint(err error, cfg Config) error {
 		err, cfg.BatchSize, cfg.MaxLength, half, cfg.GradAccum*cfg.BatchSize/half)
 }
 
-// lossFor is HF's loss per problem_type: cross-entropy, BCE-with-logits or MSE.
-// forwardLoss runs the forward pass and the loss, under autocast when amp
-// is set; backward runs outside it, as PyTorch advises. The loss is taken on
-// float32 logits: CPU autocast does not promote every loss to float32.
-func forwardLoss(model *mtorch.Model, b *Batch, task string, amp bool, ac *autocast) (*ts.Tensor, *mtorch.Output, error) {
-	if !amp {
+// forwardLoss runs the forward pass and the loss, under autocast when ac
+// is set (bf16/fp16); backward runs outside it, as PyTorch advises. The
+// loss is taken on float32 logits: CPU autocast does not promote every loss
+// to float32.
+func forwardLoss(model *mtorch.Model, b *Batch, task string, ac *mtorch.Autocast) (*ts.Tensor, *mtorch.Output, error) {
+	if ac == nil {
 		out, err := model.Forward(b.IDs, b.Mask, b.Types, true)
 		if err != nil {
 			return nil, nil, err
 		}
 		return lossFor(out.Logits, b.Labels, task), out, nil
 	}
-	if err := ac.enter(); err != nil {
-		return nil, nil, err
-	}
-	out, err := model.Forward(b.IDs, b.Mask, b.Types, true)
-	if xerr := ac.exit(); err == nil && xerr != nil {
-		err = xerr
-	}
+	out, err := underAutocast(ac, func() (*mtorch.Output, error) { return model.Forward(b.IDs, b.Mask, b.Types, true) })
 	if err != nil {
 		if out != nil {
 			out.Drop()
@@ -662,14 +409,39 @@ func forwardLoss(model *mtorch.Model, b *Batch, task string, amp bool, ac *autoc
 	return loss, out, nil
 }
 
+// underAutocast runs f inside ac, leaving it even when f panics (a
+// recovered libtorch failure must not leave the thread in autocast).
+func underAutocast(ac *mtorch.Autocast, f func() (*mtorch.Output, error)) (out *mtorch.Output, err error) {
+	if err := ac.Enter(); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if xerr := ac.Exit(); err == nil && xerr != nil {
+			if out != nil {
+				out.Drop()
+			}
+			out, err = nil, xerr
+		}
+	}()
+	return f()
+}
+
+// lossFor is HF's loss per problem_type: cross-entropy, BCE-with-logits or MSE.
 func lossFor(logits, labels *ts.Tensor, task string) *ts.Tensor {
 	switch task {
 	case dataset.MultiLabel:
-		return logits.MustBinaryCrossEntropyWithLogits(labels, ts.NewTensor(), ts.NewTensor(), 1, false)
+		w, pw := ts.NewTensor(), ts.NewTensor() // undefined: no weights
+		defer w.MustDrop()
+		defer pw.MustDrop()
+		return logits.MustBinaryCrossEntropyWithLogits(labels, w, pw, 1, false)
 	case dataset.Regression:
-		return logits.MustSqueeze(false).MustMseLoss(labels.MustSqueeze(false), 1, true)
+		l, y := logits.MustSqueeze(false), labels.MustSqueeze(false)
+		defer y.MustDrop()
+		return l.MustMseLoss(y, 1, true)
 	default:
-		return logits.MustCrossEntropyLoss(labels, ts.NewTensor(), 1, -100, 0, false)
+		w := ts.NewTensor()
+		defer w.MustDrop()
+		return logits.MustCrossEntropyLoss(labels, w, 1, -100, 0, false)
 	}
 }
 
@@ -690,12 +462,16 @@ func writeLog(path string, hist []LogEntry) error {
 // evaluation), tokenizer, trainer_state.json, metrics.json and the curve.
 func finish(cfg Config, model *mtorch.Model, enc dataset.TextEncoder, tokPath string, st *State, res *Result, stepsAtStart int) error {
 	if st.BestCheckpoint != "" {
-		if err := restoreWeights(model, st.BestCheckpoint); err != nil {
+		if err := restoreWeights(model, st.BestCheckpointDir(cfg.OutputDir)); err != nil {
 			return err
 		}
 	}
 	if err := model.Save(cfg.OutputDir); err != nil {
 		return fmt.Errorf("final model: %w", err)
+	}
+	if model.Config.NeedsRemoteCode() {
+		slog.Info("transformers reproduces this model's pooling with kiln's head: AutoModelForSequenceClassification.from_pretrained(dir, trust_remote_code=True)",
+			"pooling", model.Config.Pooling, "file", filepath.Join(cfg.OutputDir, models.RemoteCodeFile))
 	}
 	if err := writeTokenizerFiles(cfg.OutputDir, tokPath, enc, model.Config.MaxPositionEmbeddings); err != nil {
 		return err
@@ -709,7 +485,7 @@ func finish(cfg Config, model *mtorch.Model, enc dataset.TextEncoder, tokPath st
 		"total_runtime_s":       res.Total.Seconds(),
 		"train_samples_per_sec": float64(res.Samples) / res.Elapsed.Seconds(),
 		"train_tokens_per_sec":  float64(res.Tokens) / res.Elapsed.Seconds(),
-		"best_metric":           st.BestMetric, "best_checkpoint": st.BestCheckpoint,
+		"best_metric":           st.BestMetric, "best_checkpoint": st.BestCheckpointDir(cfg.OutputDir),
 	}
 	// Achieved model FLOPs (PaLM's estimate: 6 per non-embedding
 	// parameter per token, plus attention's 12·layers·hidden·seq), and

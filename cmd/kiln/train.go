@@ -17,7 +17,8 @@ import (
 func init() { addCommand(newTrainCmd()) }
 
 func newTrainCmd() *cobra.Command {
-	var cfg train.Config
+	cfg := train.DefaultConfig()
+	d := train.DefaultConfig() // the flags' defaults
 	var noProgress, asJSON bool
 	cmd := &cobra.Command{
 		Use:   "train --train FILE --model DIR|config.json --out DIR",
@@ -34,7 +35,9 @@ single-label classification (id2label saved in config.json), floats give regress
 
 Model: --model is a checkpoint directory (config.json + model.safetensors or
 pytorch_model.bin; a base model gets a fresh head for the labels found), or a bare
-config.json to train from scratch. The tokenizer is <model dir>/tokenizer.json unless
+config.json to train from scratch. A checkpoint with a trained head keeps its classes: the
+data's labels are matched to its id2label by name (integer labels are class ids), and a
+label the head lacks is an error unless --reinit-head trains a new head. The tokenizer is <model dir>/tokenizer.json unless
 --tokenizer is given.
 
 Optimisation: AdamW with decoupled weight decay (none on biases and LayerNorm), optional
@@ -100,7 +103,7 @@ Examples:
 					"train_tokens_per_sec":  float64(res.Tokens) / res.Elapsed.Seconds(),
 					"eval":                  res.Metrics,
 					"best_metric":           res.State.BestMetric,
-					"best_checkpoint":       res.State.BestCheckpoint,
+					"best_checkpoint":       res.State.BestCheckpointDir(res.OutputDir),
 					"last_checkpoint":       res.Checkpoint,
 				})
 			}
@@ -122,34 +125,35 @@ Examples:
 	f.StringVar(&cfg.Model, "model", "", "checkpoint directory, or config.json to train from scratch")
 	f.StringVar(&cfg.Tokenizer, "tokenizer", "", "tokenizer.json (default: <model dir>/tokenizer.json)")
 	f.StringVar(&cfg.OutputDir, "out", "", "output directory")
-	f.StringVar(&cfg.Pooling, "pooling", "", "cls, mean or max (default: the config's)")
-	f.IntVar(&cfg.Epochs, "epochs", 3, "training epochs (ignored when --max-steps is set)")
+	f.BoolVar(&cfg.ReinitHead, "reinit-head", false, "train a fresh classification head for the data's labels even when the checkpoint has a trained one")
+	f.StringVar(&cfg.Pooling, "pooling", "", "cls, mean or max (default: the config's); mean/max directories get kiln_modeling.py so transformers loads them with trust_remote_code=True")
+	f.IntVar(&cfg.Epochs, "epochs", d.Epochs, "training epochs (ignored when --max-steps is set)")
 	f.IntVar(&cfg.MaxSteps, "max-steps", 0, "optimiser steps (overrides --epochs)")
-	f.IntVar(&cfg.BatchSize, "batch-size", 32, "rows per micro-batch")
-	f.IntVar(&cfg.GradAccum, "grad-accum", 1, "micro-batches per optimiser step")
-	f.IntVar(&cfg.MaxLength, "max-length", 128, "truncate tokenised rows to this many tokens (batches pad dynamically)")
+	f.IntVar(&cfg.BatchSize, "batch-size", d.BatchSize, "rows per micro-batch")
+	f.IntVar(&cfg.GradAccum, "grad-accum", d.GradAccum, "micro-batches per optimiser step")
+	f.IntVar(&cfg.MaxLength, "max-length", d.MaxLength, "truncate tokenised rows to this many tokens (batches pad dynamically)")
 	f.BoolVar(&cfg.NoShuffle, "no-shuffle", false, "keep the file's row order (benchmarks)")
-	f.BoolVar(&cfg.GroupByLength, "group-by-length", true, "batch rows of similar length together (less padding)")
-	f.Float64Var(&cfg.LR, "lr", 5e-5, "peak learning rate of the encoder")
+	f.BoolVar(&cfg.GroupByLength, "group-by-length", d.GroupByLength, "batch rows of similar length together (less padding)")
+	f.Float64Var(&cfg.LR, "lr", d.LR, "peak learning rate of the encoder")
 	f.Float64Var(&cfg.HeadLR, "head-lr", 0, "learning rate of the classification head (default: --lr)")
-	f.Float64Var(&cfg.LayerDecay, "layer-decay", 1, "layer-wise LR decay factor (<1: lower layers learn slower)")
-	f.Float64Var(&cfg.WeightDecay, "weight-decay", 0.01, "AdamW decoupled weight decay (not on biases/LayerNorm)")
-	f.StringVar(&cfg.Schedule, "schedule", "linear", "LR schedule: constant, linear or cosine")
+	f.Float64Var(&cfg.LayerDecay, "layer-decay", d.LayerDecay, "layer-wise LR decay factor (<1: lower layers learn slower)")
+	f.Float64Var(&cfg.WeightDecay, "weight-decay", d.WeightDecay, "AdamW decoupled weight decay (not on biases/LayerNorm)")
+	f.StringVar(&cfg.Schedule, "schedule", d.Schedule, "LR schedule: constant, linear or cosine")
 	f.IntVar(&cfg.WarmupSteps, "warmup-steps", 0, "warmup steps")
 	f.Float64Var(&cfg.WarmupRatio, "warmup-ratio", 0, "warmup as a fraction of all steps (wins over --warmup-steps)")
-	f.Float64Var(&cfg.MaxGradNorm, "max-grad-norm", 1, "clip the global gradient norm (<0: off)")
-	f.Uint64Var(&cfg.Seed, "seed", 42, "seed for data order, head init and dropout")
-	f.StringVar(&cfg.Precision, "precision", "fp32", "fp32; fp16 (CUDA autocast + dynamic loss scaling); bf16 (autocast on CUDA or CPU)")
-	f.StringVar(&cfg.Device, "device", "cpu", "cpu, cuda or cuda:N")
+	f.Float64Var(&cfg.MaxGradNorm, "max-grad-norm", d.MaxGradNorm, "clip the global gradient norm (<0: off)")
+	f.Uint64Var(&cfg.Seed, "seed", d.Seed, "seed for data order, head init and dropout")
+	f.StringVar(&cfg.Precision, "precision", d.Precision, "fp32; fp16 (CUDA autocast + dynamic loss scaling); bf16 (autocast on CUDA or CPU)")
+	f.StringVar(&cfg.Device, "device", d.Device, "cpu, cuda or cuda:N")
 	f.BoolVar(&cfg.GradientCheckpointing, "gradient-checkpointing", false, "recompute layers in backward to save memory")
 	f.IntVar(&cfg.EvalSteps, "eval-steps", 0, "evaluate every N steps (0: every epoch)")
 	f.IntVar(&cfg.SaveSteps, "save-steps", 0, "checkpoint every N steps (0: at each evaluation that improves, and at the end)")
-	f.IntVar(&cfg.SaveTotalLimit, "save-total-limit", 2, "keep the newest N checkpoints (plus the best); 0 keeps all")
+	f.IntVar(&cfg.SaveTotalLimit, "save-total-limit", d.SaveTotalLimit, "keep the newest N checkpoints (plus the best); 0 keeps all")
 	f.IntVar(&cfg.Patience, "early-stopping-patience", 0, "stop after N evaluations without improvement (0: off)")
 	f.StringVar(&cfg.MetricForBest, "metric-for-best", "", "accuracy, macro_f1, roc_auc, loss, mse, pearson (default: accuracy; mse for regression)")
 	f.StringVar(&cfg.Resume, "resume", "", `"auto" (newest checkpoint in --out) or a checkpoint directory`)
-	f.IntVar(&cfg.LogSteps, "log-steps", 10, "write a log.jsonl line every N steps")
-	f.Float64Var(&cfg.Dropout, "dropout", -1, "override every dropout probability (<0: keep the config's)")
+	f.IntVar(&cfg.LogSteps, "log-steps", d.LogSteps, "write a log.jsonl line every N steps")
+	f.Float64Var(&cfg.Dropout, "dropout", d.Dropout, "override every dropout probability (<0: keep the config's)")
 	f.Float64Var(&cfg.PeakTFLOPS, "peak-tflops", 0, "the device's peak TFLOP/s for the precision used (e.g. 989 for H100 SXM bf16/fp16 dense): metrics.json then reports MFU")
 	f.IntVar(&cfg.Folds, "folds", 0, "stratified k-fold: train K models (out/fold-k), write out-of-fold predictions to out/oof.jsonl and out/cv_metrics.json")
 	f.BoolVar(&noProgress, "no-progress", false, "hide the progress bar")

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/kiln-ml/kiln/internal/testenv"
+	"github.com/kiln-ml/kiln/train"
 )
 
 // The CLI end to end on a tiny model: flags reach train.Run, --json prints
@@ -73,5 +74,58 @@ func TestTrainCLIJSONAndResume(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
 			t.Error(err)
 		}
+	}
+}
+
+// A model with 64 positions: training with the default --max-length (128)
+// truncates to the model's maximum, and kiln predict without --max-length
+// scores a row longer than 64 tokens (it used to default to 128 and fail
+// in the forward pass); a --max-length beyond the model is a clear error.
+func TestMaxLengthDefaultsToModel(t *testing.T) {
+	root := testenv.RepoRoot()
+	dir := t.TempDir()
+	var cfg map[string]any
+	b, err := os.ReadFile(filepath.Join(root, "train/testdata/tiny-bert.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	json.Unmarshal(b, &cfg)
+	cfg["max_position_embeddings"] = 64
+	b, _ = json.Marshal(cfg)
+	cfgPath := filepath.Join(dir, "tiny64.json")
+	os.WriteFile(cfgPath, b, 0o644)
+	long := strings.Repeat("a remarkably long review that keeps going ", 12)
+	data := filepath.Join(dir, "train.csv")
+	os.WriteFile(data, []byte("text,label\n\""+long+"\",positive\nshort and bad,negative\nfine film,positive\nawful,negative\n"), 0o644)
+	model := filepath.Join(dir, "model")
+	if _, err := train.Run(context.Background(), train.Config{TrainFile: data, Model: cfgPath,
+		Tokenizer: filepath.Join(root, "testdata/tokenizers/bert-base-uncased/tokenizer.json"),
+		OutputDir: model, BatchSize: 4, MaxSteps: 1, Dropout: -1}); err != nil {
+		t.Fatalf("train with the default --max-length on a 64-position model: %v", err)
+	}
+	predictCmd, _, _ := rootCmd.Find([]string{"predict"})
+	resetFlags := func() { // rootCmd is shared: other tests leave flags set
+		predictCmd.Flags().VisitAll(func(f *pflag.Flag) {
+			f.Value.Set(f.DefValue)
+			f.Changed = false
+		})
+	}
+	resetFlags()
+	t.Cleanup(func() {
+		resetFlags()
+		rootCmd.SetOut(nil)
+	})
+	var stdout bytes.Buffer
+	rootCmd.SetOut(&stdout)
+	rootCmd.SetArgs([]string{"predict", "--model", model, "--input", data, "--json"})
+	if err := rootCmd.ExecuteContext(context.Background()); err != nil {
+		t.Fatalf("predict with the default --max-length: %v", err)
+	}
+	if n := strings.Count(stdout.String(), "\n"); n != 4 {
+		t.Errorf("predict wrote %d lines, want 4:\n%s", n, stdout.String())
+	}
+	rootCmd.SetArgs([]string{"predict", "--model", model, "--input", data, "--json", "--max-length", "100"})
+	if err := rootCmd.ExecuteContext(context.Background()); err == nil || !strings.Contains(err.Error(), "exceeds the model's 64 positions") {
+		t.Errorf("--max-length 100 on a 64-position model: err = %v", err)
 	}
 }

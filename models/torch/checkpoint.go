@@ -2,6 +2,7 @@ package torch
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/sugarme/gotch"
@@ -20,10 +22,22 @@ import (
 // LoadOptions tune Load.
 type LoadOptions struct {
 	Device gotch.Device // zero value: CPU
-	// Labels, when set, replaces the checkpoint's id2label (fine-tuning a
-	// base model or changing the label set). A head whose shape no longer
-	// fits is re-initialised and reported in LoadReport.Mismatched.
+	// Labels, when set, names the classes the caller will train on. By
+	// default they replace the checkpoint's id2label (fine-tuning a base
+	// model or changing the label set); a head whose shape no longer fits is
+	// re-initialised and reported in LoadReport.Mismatched.
 	Labels []string
+	// MatchLabels maps Labels onto a trained head instead of renaming its
+	// rows: a label the head's id2label names keeps its row (and the
+	// config keeps its id2label), integer labels are taken as the head's
+	// class ids, and a label the head lacks is an error wrapping
+	// ErrHeadLabels. LoadReport.LabelRows says where each label went.
+	// A head with HF's placeholder names (LABEL_0…) is renamed as without
+	// MatchLabels: its rows carry no names to match.
+	MatchLabels bool
+	// ReinitHead initialises the classification head fresh for Labels,
+	// whatever the checkpoint holds.
+	ReinitHead bool
 	// Pooling overrides config "pooling" (cls, mean, max) when non-empty.
 	Pooling string
 	// ProblemType overrides config "problem_type" when non-empty.
@@ -44,7 +58,12 @@ type LoadReport struct {
 	Dropped    []string // pre-training heads and buffers dropped, as HF does
 	Mismatched []string // head parameters whose shape changed with the labels
 	FreshHead  bool     // the classification head was initialised fresh
+	// LabelRows[i] is the head row (class id) of LoadOptions.Labels[i].
+	LabelRows []int
 }
+
+// ErrHeadLabels: the data names labels the checkpoint's trained head lacks.
+var ErrHeadLabels = errors.New("labels not in the checkpoint's classification head")
 
 // Load reads config.json and model.safetensors (else pytorch_model.bin)
 // with HF names, in F32, F16 or BF16 on disk. A base checkpoint (BertModel
@@ -54,9 +73,6 @@ func Load(dir string, opts LoadOptions) (*Model, *LoadReport, error) {
 	cfg, err := models.LoadConfig(dir)
 	if err != nil {
 		return nil, nil, err
-	}
-	if len(opts.Labels) > 0 {
-		cfg.SetLabels(opts.Labels)
 	}
 	if opts.Pooling != "" {
 		cfg.Pooling = opts.Pooling
@@ -77,6 +93,19 @@ func Load(dir string, opts LoadOptions) (*Model, *LoadReport, error) {
 	}
 	sd, keys := models.NormalizeStateDict(cfg, raw)
 	rep.Unexpected, rep.Dropped = keys.Unexpected, keys.Dropped
+	if opts.ReinitHead {
+		for name := range sd {
+			if models.IsHeadParam(cfg.ModelType, name) {
+				delete(sd, name)
+			}
+		}
+	}
+	if len(opts.Labels) > 0 {
+		_, trained := sd[headOutWeight(cfg.ModelType)]
+		if rep.LabelRows, err = placeLabels(cfg, opts.Labels, opts.MatchLabels && trained); err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", dir, err)
+		}
+	}
 
 	// Shapes: a head that no longer fits the labels is re-initialised;
 	// any other mismatch is an error (wrong config for these weights).
@@ -144,6 +173,78 @@ func Load(dir string, opts LoadOptions) (*Model, *LoadReport, error) {
 		return nil, nil, fmt.Errorf("%s: %w", dir, err)
 	}
 	return m, rep, nil
+}
+
+// headOutWeight is the weight of the head's last layer, the one whose rows
+// are the classes.
+func headOutWeight(modelType string) string {
+	if modelType == models.TypeRoBERTa || modelType == models.TypeELECTRA {
+		return "classifier.out_proj.weight"
+	}
+	return "classifier.weight"
+}
+
+// placeLabels decides each label's head row and sets cfg's label maps.
+// Without match (or with a head whose names are HF's LABEL_i
+// placeholders) the labels are the rows in order; with match a trained
+// head keeps its rows and names, so fine-tuning never silently swaps
+// classes whose names it knows.
+func placeLabels(cfg *models.Config, labels []string, match bool) ([]int, error) {
+	inOrder := func() []int {
+		cfg.SetLabels(labels)
+		rows := make([]int, len(labels))
+		for i := range rows {
+			rows[i] = i
+		}
+		return rows
+	}
+	if !match {
+		return inOrder(), nil
+	}
+	n := cfg.NumLabels()
+	if len(cfg.ID2Label) == 0 {
+		cfg.SetNumLabels(n)
+	}
+	named := false
+	for id, name := range cfg.ID2Label {
+		if name != "LABEL_"+strconv.Itoa(id) {
+			named = true
+		}
+	}
+	rows := make([]int, len(labels))
+	var missing []string
+	for i, l := range labels {
+		if id, ok := cfg.Label2ID[l]; ok && named {
+			rows[i] = id
+			continue
+		}
+		// Integer labels are class ids, as in HF's datasets and Trainer.
+		if id, err := strconv.Atoi(l); err == nil && id >= 0 && id < n && strconv.Itoa(id) == l {
+			rows[i] = id
+			continue
+		}
+		missing = append(missing, l)
+	}
+	if len(missing) == 0 {
+		if !named { // placeholders: the data's names are better ones
+			for i, l := range labels {
+				delete(cfg.Label2ID, cfg.ID2Label[rows[i]])
+				cfg.ID2Label[rows[i]] = l
+				cfg.Label2ID[l] = rows[i]
+			}
+		}
+		return rows, nil
+	}
+	if !named {
+		return inOrder(), nil
+	}
+	head := make([]string, n)
+	for id, name := range cfg.ID2Label {
+		if id >= 0 && id < n {
+			head[id] = name
+		}
+	}
+	return nil, fmt.Errorf("%w: the head's id2label is %q, the data also has %q", ErrHeadLabels, head, missing)
 }
 
 func headNames(names []string, mt string) []string {

@@ -45,6 +45,10 @@ type ckptState struct {
 	seeds  []int64      // per-layer generator seeds (nil: no dropout)
 	final  int64
 	ctx    *fwdCtx
+	// autocast is the forward's autocast (nil: off): the recomputation
+	// must run each layer in the dtypes the forward did, as
+	// torch.utils.checkpoint restores the autocast state.
+	autocast *Autocast
 }
 
 func (st *ckptState) drop() {
@@ -86,6 +90,17 @@ func (s *seedStream) next() int64 { return s.rng.Int64() }
 // encodeCheckpointed runs the layers without keeping their activations.
 func (m *Model) encodeCheckpointed(emb *ts.Tensor, ctx *fwdCtx, seeds *seedStream, out *Output) (*ts.Tensor, error) {
 	st := &ckptState{emb: emb}
+	dev := 0
+	if m.dev.IsCuda() {
+		dev = 1
+	}
+	on, dtype, err := autocastState(dev)
+	if err != nil {
+		return nil, err
+	}
+	if on {
+		st.autocast = &Autocast{device: dev, dtype: dtype}
+	}
 	// The caller (Forward) pinned the thread, so this mode sticks.
 	prev := setGrad(false)
 	x := emb.MustDetach(false)
@@ -156,10 +171,15 @@ func (m *Model) Backward(loss *ts.Tensor) error {
 				return err
 			}
 		}
-		y := m.layerForward(&m.layers[i], xi, st.ctx)
+		y, err := m.recomputeLayer(i, xi, st)
+		if err != nil {
+			xi.MustDrop()
+			g.MustDrop()
+			return fmt.Errorf("backward: recompute layer %d: %w", i, err)
+		}
 		s := y.MustMul(g, true).MustSum(gotch.Float, true)
 		g.MustDrop()
-		err := s.Backward()
+		err = s.Backward()
 		s.MustDrop()
 		if err != nil {
 			xi.MustDrop()
@@ -179,4 +199,23 @@ func (m *Model) Backward(loss *ts.Tensor) error {
 		return ManualSeed(st.final)
 	}
 	return nil
+}
+
+// recomputeLayer re-runs layer i on its saved input under the forward's
+// autocast state (the backward of the product runs outside it, as in
+// PyTorch).
+func (m *Model) recomputeLayer(i int, x *ts.Tensor, st *ckptState) (*ts.Tensor, error) {
+	if st.autocast == nil {
+		return m.layerForward(&m.layers[i], x, st.ctx), nil
+	}
+	ac := *st.autocast
+	if err := ac.Enter(); err != nil {
+		return nil, err
+	}
+	y := m.layerForward(&m.layers[i], x, st.ctx)
+	if err := ac.Exit(); err != nil {
+		y.MustDrop()
+		return nil, err
+	}
+	return y, nil
 }

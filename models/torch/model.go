@@ -263,10 +263,7 @@ func (m *Model) checkInputs(inputIDs, attentionMask, tokenTypeIDs *ts.Tensor) (b
 		return 0, 0, fmt.Errorf("forward: input_ids must be [batch, seq] and non-empty, got %v", shape)
 	}
 	b, s = shape[0], shape[1]
-	maxLen := int64(cfg.MaxPositionEmbeddings)
-	if cfg.ModelType == models.TypeRoBERTa {
-		maxLen -= int64(cfg.PadTokenID) + 1 // positions start after padding_idx
-	}
+	maxLen := int64(cfg.MaxSequenceLength())
 	if s > maxLen {
 		return 0, 0, fmt.Errorf("forward: sequence length %d exceeds the model's %d positions", s, maxLen)
 	}
@@ -296,8 +293,8 @@ func (m *Model) checkInputs(inputIDs, attentionMask, tokenTypeIDs *ts.Tensor) (b
 	if err := check("attention_mask", attentionMask, 2); err != nil {
 		return 0, 0, err
 	}
-	if tokenTypeIDs != nil && cfg.ModelType == models.TypeDistilBERT {
-		return 0, 0, fmt.Errorf("forward: distilbert has no token_type_ids")
+	if cfg.ModelType == models.TypeDistilBERT {
+		return b, s, nil // no token-type embeddings: Forward ignores them
 	}
 	if err := check("token_type_ids", tokenTypeIDs, int64(cfg.TypeVocabSize)); err != nil {
 		return 0, 0, err
@@ -323,9 +320,12 @@ func (c *fwdCtx) drop() {
 }
 
 // Forward runs the encoder and the head. attentionMask nil means all ones;
-// tokenTypeIDs nil means zeros. train enables dropout (and, with gradient
+// tokenTypeIDs nil means zeros. DistilBERT has no token-type embeddings and
+// ignores tokenTypeIDs (HF's tokenizer for it returns none), so callers can
+// pass one batch layout to every architecture. train enables dropout (and, with gradient
 // checkpointing on, recomputation in Backward).
 func (m *Model) Forward(inputIDs, attentionMask, tokenTypeIDs *ts.Tensor, train bool) (*Output, error) {
+	InitThreads() // this OS thread's OpenMP count (see InitThreads)
 	b, s, err := m.checkInputs(inputIDs, attentionMask, tokenTypeIDs)
 	if err != nil {
 		return nil, err

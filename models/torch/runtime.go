@@ -26,6 +26,7 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 
 	lib "github.com/sugarme/gotch/libtch"
@@ -80,8 +81,15 @@ func gradSetEnabled(on bool) bool {
 	return C.kiln_call_grad_set(fnGradSet, b) == 1
 }
 
-// SetNumThreads sets libtorch's intra-op thread count.
+// SetNumThreads sets libtorch's intra-op thread count on the calling OS
+// thread and makes n the count InitThreads applies from now on.
 func SetNumThreads(n int) error {
+	threadCount() // an explicit count wins over the environment's default
+	wantThreads.Store(int32(n))
+	return setThreads(n)
+}
+
+func setThreads(n int) error {
 	loadSyms()
 	if fnSetThreads == nil {
 		return fmt.Errorf("libtorch bridge does not export at_set_num_threads")
@@ -90,7 +98,8 @@ func SetNumThreads(n int) error {
 	return nil
 }
 
-// NumThreads reports libtorch's intra-op thread count (0 if unknown).
+// NumThreads reports libtorch's intra-op thread count on the calling OS
+// thread (0 if unknown).
 func NumThreads() int {
 	loadSyms()
 	if fnGetThreads == nil {
@@ -99,12 +108,14 @@ func NumThreads() int {
 	return int(C.kiln_call_get_threads(fnGetThreads))
 }
 
-var threadsOnce sync.Once
+var (
+	threadsOnce sync.Once
+	wantThreads atomic.Int32
+)
 
-// InitThreads applies OMP_NUM_THREADS (default: the number of CPUs) to
-// libtorch once per process: Debian's libtorch otherwise starts with one
-// intra-op thread. New and Load call it.
-func InitThreads() {
+// threadCount is the process's intra-op thread count: OMP_NUM_THREADS,
+// default the number of CPUs (Debian's libtorch would start with one).
+func threadCount() int {
 	threadsOnce.Do(func() {
 		n := runtime.NumCPU()
 		if s := os.Getenv("OMP_NUM_THREADS"); s != "" {
@@ -114,10 +125,26 @@ func InitThreads() {
 				slog.Warn("ignoring invalid OMP_NUM_THREADS", "value", s)
 			}
 		}
-		if err := SetNumThreads(n); err != nil {
-			slog.Warn("cannot set libtorch threads", "err", err)
-		}
+		wantThreads.Store(int32(n))
 	})
+	return int(wantThreads.Load())
+}
+
+// InitThreads gives the calling OS thread the process's intra-op thread
+// count (threadCount, or the last SetNumThreads). OpenMP keeps the count
+// per OS thread, and a thread that existed before the first set keeps
+// libtorch's 1: setting it once per process left a Go caller whose
+// goroutine ran on such a thread (kiln predict, the trainer after another
+// run) on one core. Forward calls it, so do the trainer and evaluation
+// after locking their thread; it costs one getter call when nothing changes.
+func InitThreads() {
+	n := threadCount()
+	if NumThreads() == n {
+		return
+	}
+	if err := setThreads(n); err != nil {
+		slog.Warn("cannot set libtorch threads", "err", err)
+	}
 }
 
 // gotch's generated in-place wrappers (RequiresGrad_, Zero_, …) replace the

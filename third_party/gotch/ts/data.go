@@ -3,7 +3,6 @@ package ts
 import (
 	"fmt"
 	"io/ioutil"
-	"log"
 	"os"
 	"path/filepath"
 
@@ -92,7 +91,7 @@ func MustNewIter2(xs, ys *Tensor, batchSize int64) *Iter2 {
 	iter, err := NewIter2(xs, ys, batchSize)
 
 	if err != nil {
-		log.Fatal(err)
+		panic(err)
 	}
 
 	return iter

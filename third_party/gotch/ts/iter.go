@@ -2,7 +2,6 @@ package ts
 
 import (
 	"fmt"
-	"log"
 
 	"github.com/sugarme/gotch"
 )
@@ -30,18 +29,18 @@ func (it *Iterable) Next() (item interface{}, ok bool) {
 	case "int64":
 		item, err = it.Content.Int64Value([]int64{it.Index})
 		if err != nil {
-			log.Fatal(err)
+			panic(err)
 		}
 		it.Index += 1
 	case "float64":
 		item, err = it.Content.Float64Value([]int64{it.Index})
 		if err != nil {
-			log.Fatal(err)
+			panic(err)
 		}
 		it.Index += 1
 	default:
 		err := fmt.Errorf("Iterator error: unsupported item kind (%v).\n", it.ItemKind)
-		log.Fatal(err)
+		panic(err)
 	}
 
 	return item, true

@@ -1152,7 +1152,7 @@ func (cm *CModule) NamedParameters() ([]NamedTensor, error) {
 func (cm *CModule) GetProfilingMode() bool {
 	retVal := lib.AtmGetProfilingMode()
 	if err := TorchErr(); err != nil {
-		log.Fatal(err)
+		panic(err)
 	}
 
 	return retVal
@@ -1162,7 +1162,7 @@ func (cm *CModule) GetProfilingMode() bool {
 func (cm *CModule) SetProfilingMode(b bool) {
 	lib.AtmSetProfilingMode(b)
 	if err := TorchErr(); err != nil {
-		log.Fatal(err)
+		panic(err)
 	}
 }
 
@@ -1170,7 +1170,7 @@ func (cm *CModule) SetProfilingMode(b bool) {
 func (cm *CModule) SetTrain() {
 	lib.AtmTrain(cm.Cmodule)
 	if err := TorchErr(); err != nil {
-		log.Fatal(err)
+		panic(err)
 	}
 }
 
@@ -1178,7 +1178,7 @@ func (cm *CModule) SetTrain() {
 func (cm *CModule) SetEval() {
 	lib.AtmEval(cm.Cmodule)
 	if err := TorchErr(); err != nil {
-		log.Fatal(err)
+		panic(err)
 	}
 }
 
@@ -1199,7 +1199,7 @@ func (cm *CModule) Forward(tensor *Tensor) (*Tensor, error) {
 func (ts *Tensor) ApplyCModule(m *CModule) *Tensor {
 	retVal, err := m.Forward(ts)
 	if err != nil {
-		log.Fatal(err)
+		panic(err)
 	}
 
 	return retVal

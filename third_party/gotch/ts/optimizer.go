@@ -1,7 +1,6 @@
 package ts
 
 import (
-	"log"
 
 	lib "github.com/sugarme/gotch/libtch"
 )
@@ -165,6 +164,6 @@ func (co *COptimizer) Drop() {
 	lib.AtoFree(co.coptimizer)
 
 	if err := TorchErr(); err != nil {
-		log.Fatal(err)
+		panic(err)
 	}
 }

@@ -4,7 +4,6 @@ package ts
 import "C"
 
 import (
-	"log"
 	"unsafe"
 
 	lib "github.com/sugarme/gotch/libtch"
@@ -63,7 +62,7 @@ func (ts *Tensor) MustLstm(hxData []*Tensor, paramsData []*Tensor, hasBiases boo
 	output, h, c, err := ts.Lstm(hxData, paramsData, hasBiases, numLayers, dropout, train, bidirectional, batchFirst)
 
 	if err != nil {
-		log.Fatal(err)
+		panic(err)
 	}
 
 	return output, h, c
@@ -112,7 +111,7 @@ func (ts *Tensor) Gru(hx *Tensor, paramsData []*Tensor, hasBiases bool, numLayer
 func (ts *Tensor) MustGru(hx *Tensor, paramsData []*Tensor, hasBiases bool, numLayers int64, dropout float64, train bool, bidirectional bool, batchFirst bool) (output, h *Tensor) {
 	output, h, err := ts.Gru(hx, paramsData, hasBiases, numLayers, dropout, train, bidirectional, batchFirst)
 	if err != nil {
-		log.Fatal(err)
+		panic(err)
 	}
 
 	return output, h
@@ -146,7 +145,7 @@ func (ts *Tensor) MustTopK(k int64, dim int64, largest bool, sorted bool) (ts1, 
 
 	ts1, ts2, err := ts.TopK(k, dim, largest, sorted)
 	if err != nil {
-		log.Fatal(err)
+		panic(err)
 	}
 
 	return ts1, ts2
@@ -177,7 +176,7 @@ func (ts *Tensor) NLLLoss(target *Tensor, del bool) (retVal *Tensor, err error) 
 func (ts *Tensor) MustNLLLoss(target *Tensor, del bool) (retVal *Tensor) {
 	retVal, err := ts.NLLLoss(target, del)
 	if err != nil {
-		log.Fatal(err)
+		panic(err)
 	}
 
 	return retVal
@@ -235,7 +234,7 @@ func MustAlignTensors(tensors []*Tensor, del bool) (retVal []*Tensor) {
 	}
 	retVal, err := AlignTensors(tensors)
 	if err != nil {
-		log.Fatal(err)
+		panic(err)
 	}
 
 	return retVal
@@ -278,7 +277,7 @@ func MustBroadcastTensors(tensors []*Tensor, del bool) (retVal []*Tensor) {
 
 	retVal, err := BroadcastTensors(tensors)
 	if err != nil {
-		log.Fatal(err)
+		panic(err)
 	}
 
 	return retVal
@@ -313,7 +312,7 @@ func (ts *Tensor) MustChunk(chunks int64, dim int64, del bool) (retVal []*Tensor
 
 	retVal, err := ts.Chunk(chunks, dim)
 	if err != nil {
-		log.Fatal(err)
+		panic(err)
 	}
 
 	return retVal
@@ -350,7 +349,7 @@ func Meshgrid(tensors []*Tensor) (retVal []*Tensor, err error) {
 func MustMeshgrid(tensors []*Tensor) (retVal []*Tensor) {
 	retVal, err := Meshgrid(tensors)
 	if err != nil {
-		log.Fatal(err)
+		panic(err)
 	}
 
 	return retVal
@@ -385,7 +384,7 @@ func (ts *Tensor) MustNonzeroNumpy(del bool) (retVal []*Tensor) {
 
 	retVal, err := ts.NonzeroNumpy()
 	if err != nil {
-		log.Fatal(err)
+		panic(err)
 	}
 
 	return retVal
@@ -431,7 +430,7 @@ func (ts *Tensor) MustSplit(splitSize, dim int64, del bool) (retVal []*Tensor) {
 
 	retVal, err := ts.Split(splitSize, dim)
 	if err != nil {
-		log.Fatal(err)
+		panic(err)
 	}
 
 	return retVal
@@ -477,7 +476,7 @@ func (ts *Tensor) MustSplitWithSizes(splitSizes []int64, dim int64, del bool) (r
 
 	retVal, err := ts.SplitWithSizes(splitSizes, dim)
 	if err != nil {
-		log.Fatal(err)
+		panic(err)
 	}
 
 	return retVal
@@ -513,7 +512,7 @@ func (ts *Tensor) MustUnbind(dim int64, del bool) (retVal []*Tensor) {
 
 	retVal, err := ts.Unbind(dim)
 	if err != nil {
-		log.Fatal(err)
+		panic(err)
 	}
 
 	return retVal
@@ -548,7 +547,7 @@ func MustWhere(condition Tensor, del bool) (retVal []*Tensor) {
 
 	retVal, err := Where(condition)
 	if err != nil {
-		log.Fatal(err)
+		panic(err)
 	}
 
 	return retVal

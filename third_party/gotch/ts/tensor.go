@@ -63,7 +63,8 @@ func newTensor(ctensor lib.Ctensor, nameOpt ...string) *Tensor {
 
 	x := new(Tensor)
 	x.ctensor = ctensor
-	x.d = new(bigStruct)
+	// kiln: no 100 KB ballast per tensor (gotch allocated one to make the
+	// GC run finalizers sooner); kiln drops its tensors explicitly.
 
 	lock.Lock()
 	atomic.AddInt64(&TensorCount, 1)
@@ -208,7 +209,7 @@ func (ts *Tensor) Name() string {
 func (ts *Tensor) Dim() uint64 {
 	dim := lib.AtDim(ts.ctensor)
 	if err := TorchErr(); err != nil {
-		log.Fatal(err)
+		panic(err)
 	}
 	return dim
 }
@@ -245,7 +246,7 @@ func (ts *Tensor) Size() ([]int64, error) {
 func (ts *Tensor) MustSize() []int64 {
 	shape, err := ts.Size()
 	if err != nil {
-		log.Fatal(err)
+		panic(err)
 	}
 
 	return shape
@@ -273,7 +274,7 @@ func (ts *Tensor) Stride() ([]int64, error) {
 func (ts *Tensor) MustStride() []int64 {
 	strides, err := ts.Stride()
 	if err != nil {
-		log.Fatal(err)
+		panic(err)
 	}
 
 	return strides
@@ -356,7 +357,7 @@ func decodeSize(ptr unsafe.Pointer, nsize uint64) []int64 {
 	r := bytes.NewReader(dataSlice)
 	dataIn := make([]int64, nsize)
 	if err := binary.Read(r, nativeEndian, dataIn); err != nil {
-		log.Fatal(err)
+		panic(err)
 	}
 
 	return dataIn
@@ -483,7 +484,7 @@ func OfDataSize(data []byte, shape []int64, dtype gotch.DType, opts ...TensorOpt
 func MustOfDataSize(data []byte, size []int64, dtype gotch.DType, opts ...TensorOpt) *Tensor {
 	ts, err := OfDataSize(data, size, dtype, opts...)
 	if err != nil {
-		log.Fatal(err)
+		panic(err)
 	}
 
 	return ts
@@ -493,7 +494,7 @@ func MustOfDataSize(data []byte, size []int64, dtype gotch.DType, opts ...Tensor
 func MustOfSlice(data interface{}, opts ...TensorOpt) *Tensor {
 	ts, err := OfSlice(data, opts...)
 	if err != nil {
-		log.Fatal(err)
+		panic(err)
 	}
 
 	return ts
@@ -503,7 +504,7 @@ func MustOfSlice(data interface{}, opts ...TensorOpt) *Tensor {
 func TensorFrom(data interface{}, opts ...TensorOpt) *Tensor {
 	ts, err := OfSlice(data, opts...)
 	if err != nil {
-		log.Fatal(err)
+		panic(err)
 	}
 	return ts
 }
@@ -515,7 +516,7 @@ func TensorFrom(data interface{}, opts ...TensorOpt) *Tensor {
 func (ts *Tensor) Print() {
 	lib.AtPrint(ts.ctensor)
 	if err := TorchErr(); err != nil {
-		log.Fatal(err)
+		panic(err)
 	}
 }
 
@@ -585,7 +586,7 @@ func (ts *Tensor) Device() (gotch.Device, error) {
 func (ts *Tensor) MustDevice() gotch.Device {
 	device, err := ts.Device()
 	if err != nil {
-		log.Fatal(err)
+		panic(err)
 	}
 
 	return device
@@ -642,7 +643,7 @@ func (ts *Tensor) Float64Value(idx []int64) (float64, error) {
 func (ts *Tensor) MustFloat64Value(idx []int64) float64 {
 	f64Val, err := ts.Float64Value(idx)
 	if err != nil {
-		log.Fatal(err)
+		panic(err)
 	}
 	return f64Val
 }
@@ -672,7 +673,7 @@ func (ts *Tensor) Int64Value(idx []int64) (int64, error) {
 func (ts *Tensor) MustInt64Value(idx []int64) int64 {
 	int64Val, err := ts.Int64Value(idx)
 	if err != nil {
-		log.Fatal(err)
+		panic(err)
 	}
 	return int64Val
 }
@@ -691,7 +692,7 @@ func (ts *Tensor) RequiresGrad() (bool, error) {
 func (ts *Tensor) MustRequiresGrad() bool {
 	state, err := ts.RequiresGrad()
 	if err != nil {
-		log.Fatal(err)
+		panic(err)
 	}
 
 	return state
@@ -732,7 +733,7 @@ func (ts *Tensor) Defined() (bool, error) {
 func (ts *Tensor) MustDefined() bool {
 	state, err := ts.Defined()
 	if err != nil {
-		log.Fatal(err)
+		panic(err)
 	}
 
 	return state
@@ -751,7 +752,7 @@ func (ts *Tensor) IsSparse() (bool, error) {
 func (ts *Tensor) MustIsSparse() bool {
 	state, err := ts.IsSparse()
 	if err != nil {
-		log.Fatal(err)
+		panic(err)
 	}
 
 	return state
@@ -770,7 +771,7 @@ func (ts *Tensor) IsContiguous() (bool, error) {
 func (ts *Tensor) MustIsContiguous() bool {
 	state, err := ts.IsContiguous()
 	if err != nil {
-		log.Fatal(err)
+		panic(err)
 	}
 
 	return state
@@ -789,7 +790,7 @@ func (ts *Tensor) IsMkldnn() (bool, error) {
 func (ts *Tensor) MustIsMkldnn() bool {
 	state, err := ts.IsMkldnn()
 	if err != nil {
-		log.Fatal(err)
+		panic(err)
 	}
 
 	return state
@@ -819,7 +820,7 @@ func (ts *Tensor) Backward() error {
 
 func (ts *Tensor) MustBackward() {
 	if err := ts.Backward(); err != nil {
-		log.Fatal(err)
+		panic(err)
 	}
 }
 
@@ -898,7 +899,7 @@ func (ts *Tensor) CopyDataUint8(dst []uint8, numel uint) error {
 func (ts *Tensor) MustCopyDataUint8(dst []uint8, numel uint) {
 	err := ts.CopyDataUint8(dst, numel)
 	if err != nil {
-		log.Fatal(err)
+		panic(err)
 	}
 }
 
@@ -938,7 +939,7 @@ func (ts *Tensor) CopyData(dst interface{}, numel uint) error {
 func (ts *Tensor) MustCopyData(dst interface{}, numel uint) {
 	err := ts.CopyData(dst, numel)
 	if err != nil {
-		log.Fatal(err)
+		panic(err)
 	}
 }
 
@@ -969,7 +970,7 @@ func (ts *Tensor) ShallowClone() (*Tensor, error) {
 func (ts *Tensor) MustShallowClone() *Tensor {
 	newTs, err := ts.ShallowClone()
 	if err != nil {
-		log.Fatal(err)
+		panic(err)
 	}
 
 	return newTs
@@ -992,7 +993,7 @@ func (ts *Tensor) MustGet(index int) *Tensor {
 
 	subTs, err := ts.Get(index)
 	if err != nil {
-		log.Fatal(err)
+		panic(err)
 	}
 
 	return subTs
@@ -1003,7 +1004,7 @@ func Copy_(self, src *Tensor) {
 
 	lib.AtCopy_(self.ctensor, src.ctensor)
 	if err := TorchErr(); err != nil {
-		log.Fatal(err)
+		panic(err)
 	}
 }
 
@@ -1012,7 +1013,7 @@ func (ts *Tensor) Copy_(src *Tensor) {
 
 	lib.AtCopy_(ts.ctensor, src.ctensor)
 	if err := TorchErr(); err != nil {
-		log.Fatal(err)
+		panic(err)
 	}
 }
 
@@ -1030,7 +1031,7 @@ func (ts *Tensor) Save(path string) error {
 // MustSave saves a tensor to a file. It will panic if error
 func (ts *Tensor) MustSave(path string) {
 	if err := ts.Save(path); err != nil {
-		log.Fatal(err)
+		panic(err)
 	}
 }
 
@@ -1049,7 +1050,7 @@ func Load(path string, nameOpt ...string) (*Tensor, error) {
 func MustLoad(path string, nameOpt ...string) *Tensor {
 	ts, err := Load(path, nameOpt...)
 	if err != nil {
-		log.Fatal(err)
+		panic(err)
 	}
 
 	return ts
@@ -1088,7 +1089,7 @@ func SaveMulti(namedTensors []NamedTensor, path string) error {
 func MustSaveMulti(namedTensors []NamedTensor, path string) {
 	err := SaveMulti(namedTensors, path)
 	if err != nil {
-		log.Fatal(err)
+		panic(err)
 	}
 }
 
@@ -1121,7 +1122,7 @@ func LoadMulti(path string) ([]NamedTensor, error) {
 func MustLoadMulti(path string) []NamedTensor {
 	namedTensors, err := LoadMulti(path)
 	if err != nil {
-		log.Fatal(err)
+		panic(err)
 	}
 
 	return namedTensors
@@ -1156,7 +1157,7 @@ func LoadMultiWithDevice(path string, device gotch.Device) ([]NamedTensor, error
 func MustLoadMultiWithDevice(path string, device gotch.Device) []NamedTensor {
 	namedTensors, err := LoadMultiWithDevice(path, device)
 	if err != nil {
-		log.Fatal(err)
+		panic(err)
 	}
 
 	return namedTensors
@@ -1182,7 +1183,7 @@ func (ts *Tensor) ToString(lw int64) (string, error) {
 func (ts *Tensor) MustToString(lw int64) string {
 	tensorStr, err := ts.ToString(lw)
 	if err != nil {
-		log.Fatal(err)
+		panic(err)
 	}
 
 	return tensorStr
@@ -1249,7 +1250,7 @@ func GradSetEnabled(b bool) (bool, error) {
 func MustGradSetEnabled(b bool) bool {
 	state, err := GradSetEnabled(b)
 	if err != nil {
-		log.Fatal(err)
+		panic(err)
 	}
 
 	return state
@@ -1393,7 +1394,7 @@ func (ts *Tensor) Vals() interface{} {
 
 	typ, err := dtype.GoType()
 	if err != nil {
-		log.Fatal(err)
+		panic(err)
 	}
 
 	dataSlice := reflect.MakeSlice(reflect.SliceOf(typ), numel, numel).Interface()
@@ -1424,7 +1425,7 @@ func (ts *Tensor) ZeroPad2d(left, right, top, bottom int64, del bool) (*Tensor, 
 func (ts *Tensor) MustZeroPad2d(left, right, top, bottom int64, del bool) *Tensor {
 	retVal, err := ts.ZeroPad2d(left, right, top, bottom, del)
 	if err != nil {
-		log.Fatal(err)
+		panic(err)
 	}
 
 	return retVal
@@ -1501,7 +1502,7 @@ func (ts *Tensor) MustConstantPadNdWithVal(pad []int64, value *Scalar, del bool)
 
 	retVal, err := ts.ConstantPadNdWithVal(pad, value, del)
 	if err != nil {
-		log.Fatal(err)
+		panic(err)
 	}
 
 	return retVal

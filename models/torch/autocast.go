@@ -1,15 +1,12 @@
-package train
+package torch
 
 /*
-#cgo LDFLAGS: -ldl
-#include <dlfcn.h>
 #include <stdlib.h>
 
 // kiln_autocast_* live in the libtorch bridge (internal/torchbridge/csrc),
 // which gotch's cgo directives already load; look them up in the running
 // process so that this package needs no link flags of its own and an older
 // bridge gives an error instead of a load failure.
-static void *kiln_train_sym(const char *name) { return dlsym(RTLD_DEFAULT, name); }
 static int kiln_call_enter(void *f, int dev, int dt, int *pe, int *pd) {
 	return ((int (*)(int, int, int *, int *))f)(dev, dt, pe, pd);
 }
@@ -34,7 +31,8 @@ var (
 	fnEnter, fnExit, fnErr unsafe.Pointer
 )
 
-func autocastSyms() error {
+// AutocastAvailable reports whether the bridge has the autocast entry points.
+func AutocastAvailable() error {
 	autocastOnce.Do(func() {
 		for _, s := range []struct {
 			name string
@@ -43,9 +41,7 @@ func autocastSyms() error {
 			{"kiln_autocast_enter", &fnEnter}, {"kiln_autocast_exit", &fnExit},
 			{"kiln_last_error", &fnErr},
 		} {
-			cs := C.CString(s.name)
-			*s.fn = C.kiln_train_sym(cs)
-			C.free(unsafe.Pointer(cs))
+			*s.fn = sym(s.name)
 		}
 	})
 	if fnEnter == nil || fnExit == nil || fnErr == nil {
@@ -60,18 +56,18 @@ const (
 	scalarBFloat16 = 15
 )
 
-// autocast is torch.autocast(device, dtype) around a forward pass. The
-// state is thread-local in libtorch; the training loop runs locked to one
-// OS thread, so enter and exit see the same state.
-type autocast struct {
+// Autocast is torch.autocast(device, dtype) around a forward pass. The
+// state is thread-local in libtorch; callers run locked to one OS thread,
+// so Enter and Exit see the same state.
+type Autocast struct {
 	device, dtype     int // 0 CPU, 1 CUDA; a scalar type code
 	prevOn, prevDtype C.int
 }
 
-// newAutocast returns the autocast for a precision ("fp16" or "bf16") on
-// dev. checkPrecision has already refused what cannot run.
-func newAutocast(prec string, dev gotch.Device) *autocast {
-	a := &autocast{dtype: scalarHalf}
+// NewAutocast returns the autocast for a precision ("fp16" or "bf16") on
+// dev; the caller has checked AutocastAvailable.
+func NewAutocast(prec string, dev gotch.Device) *Autocast {
+	a := &Autocast{dtype: scalarHalf}
 	if prec == "bf16" {
 		a.dtype = scalarBFloat16
 	}
@@ -81,16 +77,36 @@ func newAutocast(prec string, dev gotch.Device) *autocast {
 	return a
 }
 
-func (a *autocast) enter() error {
+// Enter turns autocast on, remembering the state it replaces.
+func (a *Autocast) Enter() error {
 	if C.kiln_call_enter(fnEnter, C.int(a.device), C.int(a.dtype), &a.prevOn, &a.prevDtype) != 0 {
 		return fmt.Errorf("entering autocast: %s", C.GoString(C.kiln_call_err(fnErr)))
 	}
 	return nil
 }
 
-func (a *autocast) exit() error {
+// Exit restores the state Enter replaced.
+func (a *Autocast) Exit() error {
 	if C.kiln_call_exit(fnExit, C.int(a.device), a.prevOn, a.prevDtype) != 0 {
 		return fmt.Errorf("leaving autocast: %s", C.GoString(C.kiln_call_err(fnErr)))
 	}
 	return nil
+}
+
+// autocastState is the calling thread's autocast state on device (0 CPU,
+// 1 CUDA): whether it is on, and its dtype. The bridge has no getter, so
+// it enters and leaves once (nesting goes up and back down: the cast cache
+// stays when an outer region is open).
+func autocastState(device int) (on bool, dtype int, err error) {
+	if AutocastAvailable() != nil {
+		return false, 0, nil // no autocast in this bridge: never on
+	}
+	var prevOn, prevDtype C.int
+	if C.kiln_call_enter(fnEnter, C.int(device), C.int(scalarBFloat16), &prevOn, &prevDtype) != 0 {
+		return false, 0, fmt.Errorf("reading autocast state: %s", C.GoString(C.kiln_call_err(fnErr)))
+	}
+	if C.kiln_call_exit(fnExit, C.int(device), prevOn, prevDtype) != 0 {
+		return false, 0, fmt.Errorf("reading autocast state: %s", C.GoString(C.kiln_call_err(fnErr)))
+	}
+	return prevOn != 0, int(prevDtype), nil
 }
