@@ -31,7 +31,9 @@ func predictLibtorch(ctx context.Context, r predictRun) (*predictResult, error) 
 	maxLen := r.maxLen
 	if limit, err := modelio.MaxLength(r.modelDir, cfg); err != nil {
 		return nil, err
-	} else if maxLen == 0 || maxLen > limit {
+	} else if maxLen > limit {
+		return nil, fmt.Errorf("--max-length %d exceeds the model's %d positions", maxLen, limit)
+	} else if maxLen == 0 {
 		maxLen = limit
 	}
 	enc, err := dataset.LoadTokenizer(r.modelDir)
