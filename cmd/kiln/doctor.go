@@ -43,7 +43,9 @@ type doctorLibtorch struct {
 	// Bridge is the libkilntorch.so the loader actually picked.
 	Bridge      string     `json:"bridge,omitempty"`
 	StubCount   int        `json:"stubbed_wrappers"`
-	Stubs       []string   `json:"stubs,omitempty"` // with --verbose
+	CXXStd      string     `json:"cxx_std,omitempty"`  // from the bridge's build.json
+	CPUOnly     bool       `json:"cpu_only,omitempty"` // bridge linked without libtorch_cuda
+	Stubs       []string   `json:"stubs,omitempty"`    // with --verbose
 	CUDA        doctorCUDA `json:"cuda"`
 	Threads     int        `json:"threads"`
 	OMPThreads  string     `json:"omp_num_threads"`
@@ -190,7 +192,14 @@ func writeDoctor(w io.Writer, rep *doctorReport, asJSON bool) error {
 		fmt.Fprintf(&b, "  version        %s\n", lt.Version)
 		fmt.Fprintf(&b, "  libraries      %s\n", lt.LibDir)
 		fmt.Fprintf(&b, "  bridge         %s\n", lt.Bridge)
-		fmt.Fprintf(&b, "  stubbed        %d generated wrappers (ops this libtorch lacks; calling one returns an error)\n", lt.StubCount)
+		if lt.CXXStd != "" {
+			only := ""
+			if lt.CPUOnly {
+				only = ", linked CPU-only"
+			}
+			fmt.Fprintf(&b, "  built          -std=%s%s\n", lt.CXXStd, only)
+		}
+		fmt.Fprintf(&b, "  stubbed        %d wrappers (ops or calls this libtorch lacks; calling one returns an error)\n", lt.StubCount)
 		for _, s := range lt.Stubs {
 			fmt.Fprintf(&b, "                   %s\n", s)
 		}

@@ -76,6 +76,37 @@ type Result struct {
 	Compiler string    `json:"compiler"`
 }
 
+// BuildInfo is build.json, written beside each built bridge.
+type BuildInfo struct {
+	Key             string    `json:"key"`
+	Libtorch        *Libtorch `json:"libtorch"`
+	Compiler        string    `json:"compiler"`
+	CXX             string    `json:"cxx"`
+	Std             string    `json:"std"`      // -std= the bridge was compiled with
+	CPUOnly         bool      `json:"cpu_only"` // linked without libtorch/libtorch_cuda
+	Stubs           int       `json:"stubs"`
+	Built           string    `json:"built"`
+	BuilderRevision string    `json:"builder_revision"`
+}
+
+// ReadBuildInfo reads build.json beside the bridge library at libPath
+// (symlinks resolved: build/lib/libkilntorch.so points into the cache).
+func ReadBuildInfo(libPath string) (*BuildInfo, error) {
+	real, err := filepath.EvalSymlinks(libPath)
+	if err != nil {
+		return nil, fmt.Errorf("bridge %s: %w", libPath, err)
+	}
+	b, err := os.ReadFile(filepath.Join(filepath.Dir(real), "build.json"))
+	if err != nil {
+		return nil, fmt.Errorf("bridge build info: %w", err)
+	}
+	var bi BuildInfo
+	if err := json.Unmarshal(b, &bi); err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(filepath.Dir(real), "build.json"), err)
+	}
+	return &bi, nil
+}
+
 // LibraryName is the file the Go side links with -lkilntorch.
 const LibraryName = "libkilntorch.so"
 
@@ -463,9 +494,9 @@ func (p *plan) build(ctx context.Context, o *Options) error {
 	if err := os.WriteFile(filepath.Join(final, "stubs.txt"), []byte(stubText), 0o644); err != nil {
 		return fmt.Errorf("bridge cache: %w", err)
 	}
-	meta, _ := json.MarshalIndent(map[string]any{
-		"key": p.key, "libtorch": p.lt, "compiler": p.compiler, "cxx": o.CXX, "std": p.lt.CXXStd(), "cpu_only": o.CPUOnly, "stubs": len(stubs),
-		"built": time.Now().UTC().Format(time.RFC3339), "builder_revision": builderRevision,
+	meta, _ := json.MarshalIndent(BuildInfo{
+		Key: p.key, Libtorch: p.lt, Compiler: p.compiler, CXX: o.CXX, Std: p.lt.CXXStd(), CPUOnly: o.CPUOnly, Stubs: len(stubs),
+		Built: time.Now().UTC().Format(time.RFC3339), BuilderRevision: builderRevision,
 	}, "", "  ")
 	if err := os.WriteFile(filepath.Join(final, "build.json"), append(meta, '\n'), 0o644); err != nil {
 		return fmt.Errorf("bridge cache: %w", err)

@@ -146,3 +146,29 @@ func TestRequiredStd(t *testing.T) {
 		})
 	}
 }
+
+// build.json is found through the build/lib symlink, as doctor reads it.
+func TestReadBuildInfoThroughLink(t *testing.T) {
+	dir := t.TempDir()
+	cache := filepath.Join(dir, "bridge", "2.11.0-abc-cpu")
+	if err := os.MkdirAll(cache, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	lib := filepath.Join(cache, LibraryName)
+	os.WriteFile(lib, []byte("ELF"), 0o755)
+	os.WriteFile(filepath.Join(cache, "build.json"), []byte(`{"key":"abc","std":"c++17","cpu_only":true,"stubs":3}`), 0o644)
+	link := filepath.Join(dir, "lib", LibraryName)
+	if err := linkAtomic(lib, link); err != nil {
+		t.Fatal(err)
+	}
+	bi, err := ReadBuildInfo(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bi.Std != "c++17" || !bi.CPUOnly || bi.Stubs != 3 {
+		t.Fatalf("ReadBuildInfo = %+v", bi)
+	}
+	if _, err := ReadBuildInfo(filepath.Join(dir, "missing.so")); err == nil {
+		t.Fatal("ReadBuildInfo(missing) succeeded")
+	}
+}
