@@ -72,7 +72,8 @@ func LibraryPath() string {
 
 // DefaultLibraryPath finds ONNX Runtime: $ONNXRUNTIME_LIB, then next to the
 // executable (bin/, bin/../lib, a deployment image's /usr/local/lib), then
-// build/onnxruntime/lib as `make setup` leaves it, searched upwards from the
+// build/onnxruntime-cuda/lib and build/onnxruntime/lib as `make setup` leaves
+// them, searched upwards from the
 // executable and the working directory. It falls back to the bare file name,
 // which lets the dynamic loader search its usual paths.
 func DefaultLibraryPath() string {
@@ -101,7 +102,10 @@ func DefaultLibraryPath() string {
 func upwards(dir string) []string {
 	var out []string
 	for range 8 {
-		out = append(out, filepath.Join(dir, "build", "onnxruntime", "lib", LibraryFile))
+		// make setup on a CUDA machine adds onnxruntime-gpu's build (its core
+		// runs CPU sessions too); CPU machines only have build/onnxruntime.
+		out = append(out, filepath.Join(dir, "build", "onnxruntime-cuda", "lib", LibraryFile),
+			filepath.Join(dir, "build", "onnxruntime", "lib", LibraryFile))
 		parent := filepath.Dir(dir)
 		if parent == dir {
 			break

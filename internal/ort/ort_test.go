@@ -270,3 +270,28 @@ func TestProbeModelRunsOnCPU(t *testing.T) {
 		t.Errorf("reason %q does not name CUDA", CUDAUnavailableReason())
 	}
 }
+
+// A CUDA setup's onnxruntime-gpu build wins over the CPU one; without it the
+// CPU library is found as before.
+func TestDefaultLibraryPathPrefersCUDABuild(t *testing.T) {
+	t.Setenv("ONNXRUNTIME_LIB", "")
+	root := t.TempDir()
+	sub := filepath.Join(root, "a", "b")
+	cpu := filepath.Join(root, "build", "onnxruntime", "lib", LibraryFile)
+	gpu := filepath.Join(root, "build", "onnxruntime-cuda", "lib", LibraryFile)
+	for _, p := range []string{sub, filepath.Dir(cpu), filepath.Dir(gpu)} {
+		if err := os.MkdirAll(p, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Chdir(sub)
+	os.WriteFile(cpu, nil, 0o644)
+	// (go test runs the binary from a temporary directory with no build/ above.)
+	if got := DefaultLibraryPath(); got != cpu {
+		t.Fatalf("CPU only: DefaultLibraryPath = %s, want %s", got, cpu)
+	}
+	os.WriteFile(gpu, nil, 0o644)
+	if got := DefaultLibraryPath(); got != gpu {
+		t.Fatalf("with the CUDA build: DefaultLibraryPath = %s, want %s", got, gpu)
+	}
+}
