@@ -8,7 +8,7 @@ come as separate nvidia-* wheels named in its metadata. Two modes:
         libtorch_cpu itself NEEDs (since the cu13 wheels: libcudart, libcupti;
         they load without a GPU or driver). Enough to build a CPU-only bridge
         (kiln-bridge -cpu-only) and run it on any x86-64 Linux. ~0.5 GB.
-  cuda  the whole torch package plus every nvidia-* wheel it requires
+  cuda  the whole torch/ package plus every nvidia-* wheel it requires
         (cuDNN, cuBLAS, NCCL, …), laid out like site-packages so the
         libraries' RPATH ($ORIGIN/../../nvidia/...) finds them. Several GB.
 
@@ -142,7 +142,7 @@ def plan(args, torch_wheel, dl):
                         "nvidia/**/lib/{libcudart,libcupti}.so*"]
     else:
         p["requirements"] = cuda_requirements(meta)
-        p["extract"] = ["torch/** (pip install --target --no-deps)", "requirements with their nvidia-* dependencies"]
+        p["extract"] = ["torch/**", "requirements with their nvidia-* dependencies (pip install --target)"]
     return p
 
 
@@ -190,7 +190,10 @@ def main():
                 n += extract(w, tmp, lambda f: re.match(r"^nvidia/.*/lib/(libcudart|libcupti)\.so[.\d]*$", f))
             log(f"extracted {n} files")
         else:
-            pip("install", "--no-deps", "--no-compile", "--target", tmp, torch_wheel)
+            # Unzipped, not pip-installed: the wheel is tagged cp311, and the
+            # C++ side does not care which Python this machine has.
+            n = extract(torch_wheel, tmp, lambda f: f.startswith("torch/"))
+            log(f"extracted {n} files of torch")
             if p["requirements"]:
                 pip("install", "--no-compile", "--only-binary=:all:", "--target", tmp, *p["requirements"])
         if os.path.exists(site):
