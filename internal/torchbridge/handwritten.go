@@ -193,14 +193,7 @@ func (h *HandWritten) Stub(i int) bool {
 
 // Stubbed lists the stubbed functions' names, sorted.
 func (h *HandWritten) Stubbed() []string {
-	var out []string
-	for _, f := range h.Funcs {
-		if f.stubbed {
-			out = append(out, f.Name)
-		}
-	}
-	sort.Strings(out)
-	return out
+	return stubbedNames(h.Funcs, func(f *HandFunc) (string, bool) { return f.Name, f.stubbed })
 }
 
 // Render is the source with stubbed functions replaced, line for line (a

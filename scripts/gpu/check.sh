@@ -96,6 +96,11 @@ MODEL="$WORK/model"
 LT=""
 if [[ -n "$TORCH_DIR" && -e "$TORCH_DIR/lib/libtorch_cpu.so" && -d "$TORCH_DIR/include" ]]; then
 	LT="$TORCH_DIR"
+	# Debian's python3-torch is links into libtorch-dev: build (or reuse) the
+	# bridge `make setup` builds for it rather than a second one.
+	if [[ "$(readlink -f "$TORCH_DIR/lib/libtorch_cpu.so")" == "$(readlink -f /usr/lib/x86_64-linux-gnu/libtorch_cpu.so 2>/dev/null)" ]]; then
+		LT=""
+	fi
 fi
 BRIDGE_OK=0
 if [[ ! -x "$WORK/kiln-bridge" ]]; then
@@ -263,7 +268,10 @@ else
 		kill -0 "$server" 2>/dev/null || break
 		sleep 0.5
 	done
-	grep -o -m1 -E '(CUDA|CPU)ExecutionProvider' "$OUT/serve.log" >"$OUT/serve-provider.txt" || echo unknown >"$OUT/serve-provider.txt"
+	# The provider the sessions really use, from /info (a fallback's warning in
+	# the log names CUDA too).
+	"$PY" -c 'import json, sys, urllib.request; i = json.load(urllib.request.urlopen(sys.argv[1], timeout=5)); print(i.get("execution_provider", "unknown"), ("(fallback: %s)" % i["device_fallback_reason"][:200]) if i.get("device_fallback_reason") else "")' \
+		"http://127.0.0.1:$PORT/info" >"$OUT/serve-provider.txt" 2>/dev/null || echo unknown >"$OUT/serve-provider.txt"
 	if ! kill -0 "$server" 2>/dev/null; then
 		record serve fail "kiln serve exited: $(tail -3 "$OUT/serve.log" | tr '\n' ' ' | cut -c1-300)"
 	else
@@ -282,7 +290,7 @@ else
 	kill "$server" 2>/dev/null
 	wait "$server" 2>/dev/null
 fi
-if ((GPU)) && ! grep -q CUDAExecutionProvider "$OUT/serve-provider.txt" 2>/dev/null; then
+if ((GPU)) && [[ "$(cut -d' ' -f1 "$OUT/serve-provider.txt" 2>/dev/null)" != CUDAExecutionProvider ]]; then
 	record serve-cuda skip "ONNX Runtime's CUDA provider is not beside $ORT (stage onnxruntime-gpu's capi/ libraries there)"
 elif ((!GPU)); then
 	record serve-cuda skip "no CUDA device"
