@@ -81,9 +81,12 @@ func newDoctorCmd() *cobra.Command {
 		Short: "Check libtorch, CUDA, the libtorch bridge and ONNX Runtime",
 		Long: `doctor reports what this kiln binary runs on: the libtorch version and
 location, CUDA devices (or why there are none), the libtorch bridge
-(libkilntorch.so) and how many of gotch's generated wrappers it had to stub
-because the installed libtorch lacks them, libtorch's thread count and the BLAS
-actually loaded, and ONNX Runtime's library, version and execution providers.
+(libkilntorch.so: its C++ standard, whether it was linked CPU-only, and how many
+of gotch's wrappers it had to stub because the installed libtorch lacks them),
+libtorch's thread count and the BLAS actually loaded, and ONNX Runtime's
+library, version and execution providers. The CUDA provider counts as available
+only if a CUDA session can really be created (provider and CUDA libraries load,
+a device accepts it), the same test serve --device auto applies.
 It exits 1 if something needed is missing.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

@@ -198,7 +198,8 @@ def summary(out):
     lines.append("")
     # Training table: kiln vs the PyTorch loop per precision.
     train_rows = []
-    for prec in ("fp32", "bf16", "fp16"):
+    runs = ("fp32", "bf16", "fp16", "cpu")  # cpu: the no-GPU stand-in (a few fp32 steps)
+    for prec in runs:
         k = _load(os.path.join(out, "train", f"kiln-{prec}", "metrics.json"))
         t = _load(os.path.join(out, "train", f"torch-{prec}", "metrics.json"))
         if not k and not t:
@@ -210,14 +211,15 @@ def summary(out):
         mfu_t = mfu_k * ts / ks if mfu_k and ks and ts else None  # same batches, same FLOPs
         fmt = lambda v, f="{:.1f}": f.format(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else "-"
         skipped_k = _kiln_skipped(os.path.join(out, "train", f"kiln-{prec}"))
-        train_rows.append(f"| {prec} | {fmt(ks)} | {fmt(ts)} | {ratio} | {fmt(mfu_k, '{:.1%}')} | {fmt(mfu_t, '{:.1%}')} | "
+        label = prec if prec != "cpu" else "cpu smoke (a few fp32 steps; not a benchmark)"
+        train_rows.append(f"| {label} | {fmt(ks)} | {fmt(ts)} | {ratio} | {fmt(mfu_k, '{:.1%}')} | {fmt(mfu_t, '{:.1%}')} | "
                           f"{fmt(k.get('eval_accuracy') if k else None, '{:.4f}')} | {fmt(t.get('eval_accuracy') if t else None, '{:.4f}')} | "
                           f"{skipped_k if skipped_k is not None else '-'} | {t.get('skipped_steps', '-') if t else '-'} |")
     if train_rows:
         lines += ["training (kiln train vs the PyTorch loop, same rows, order, batch, max length, steps):",
                   "| precision | kiln samples/s | torch samples/s | kiln/torch | kiln MFU | torch MFU | kiln dev acc | torch dev acc | kiln skipped | torch skipped |",
                   "|---|---|---|---|---|---|---|---|---|---|"] + train_rows + [""]
-        for prec in ("fp32", "bf16", "fp16"):
+        for prec in runs:
             curve = _loss_curve(os.path.join(out, "train", f"kiln-{prec}"))
             t = _load(os.path.join(out, "train", f"torch-{prec}", "metrics.json"))
             if curve or t:
@@ -230,10 +232,14 @@ def summary(out):
     if lt or ltt:
         prov = open(os.path.join(out, "serve-provider.txt")).read().strip() if os.path.exists(os.path.join(out, "serve-provider.txt")) else "?"
         lines.append(f"serving (ONNX Runtime, {prov}):")
+        lat = lambda r, q: (r.get("latency") or {}).get(q)
+        num = lambda v: f"{v:.1f}" if isinstance(v, (int, float)) else "-"
         if lt:
-            lines.append(f"  open loop: p50 {lt.get('p50_ms')} ms, p99 {lt.get('p99_ms')} ms at {lt.get('achieved_rate')} req/s, {lt.get('errors')} errors")
+            lines.append(f"  open loop {num(lt.get('requested_rate'))} req/s: p50 {num(lat(lt, 'p50_ms'))} ms, p99 {num(lat(lt, 'p99_ms'))} ms, "
+                         f"{lt.get('errors')} errors{' (generator saturated)' if (lt.get('saturation') or {}).get('saturated') else ''}")
         if ltt:
-            lines.append(f"  closed loop: throughput {ltt.get('throughput')} req/s, p50 {ltt.get('p50_ms')} ms, p99 {ltt.get('p99_ms')} ms, {ltt.get('errors')} errors")
+            lines.append(f"  closed loop, 32 clients: throughput {num(ltt.get('throughput'))} req/s, p50 {num(lat(ltt, 'p50_ms'))} ms, "
+                         f"p99 {num(lat(ltt, 'p99_ms'))} ms, {ltt.get('errors')} errors")
         lines.append("")
     lines.append("stages:")
     n = {"pass": 0, "fail": 0, "skip": 0}
