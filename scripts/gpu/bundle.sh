@@ -32,8 +32,8 @@ for b in kiln kiln-bridge; do
 done
 say "binaries built and compressed in $(($(date +%s) - t0)) s"
 
-# The packed model, cached per model weights and packer.
-key="$(short_hash "$MODEL/model.safetensors" scripts/gpu/gpucheck.py)"
+# The packed model, cached per model weights and pack format.
+key="$( (cat "$MODEL/model.safetensors"; grep '^PACK_FORMAT' scripts/gpu/gpucheck.py) | short_hash -)"
 packed="$KILN_CACHE/gpu-bundle/model-$key"
 if [[ ! -f "$packed/weights.json" ]]; then
 	t0=$(date +%s)

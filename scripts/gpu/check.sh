@@ -182,9 +182,11 @@ else
 	# The same plumbing on the CPU, a few steps: both trainers run, log finite
 	# losses that start where a fresh 2-class head starts (~ln 2).
 	if ((BRIDGE_OK)); then
-		# 128 dev rows: evaluating all 872 on the CPU would dominate the smoke run.
+		# Only the rows the steps use, and 128 dev rows: tokenising all 60k
+		# training rows and evaluating all 872 would dominate a CPU smoke run.
+		head -n $((SMOKE_STEPS * BATCH + 1)) "$TRAIN" >"$OUT/train-smoke.csv"
 		head -n 129 "$DEV" >"$OUT/dev-smoke.csv"
-		common=(--train "$TRAIN" --valid "$OUT/dev-smoke.csv" --model "$MODEL" --batch-size "$BATCH" --max-length "$MAXLEN" --lr 5e-5 --seed 1)
+		common=(--train "$OUT/train-smoke.csv" --valid "$OUT/dev-smoke.csv" --model "$MODEL" --batch-size "$BATCH" --max-length "$MAXLEN" --lr 5e-5 --seed 1)
 		kiln_train kiln-cpu cpu fp32 "$SMOKE_STEPS"
 		k=$?
 		torch_train torch-cpu cpu fp32 "$SMOKE_STEPS"

@@ -23,6 +23,9 @@ import shutil
 import struct
 import sys
 
+# Change PACK_FORMAT whenever pack_model's output changes: bundle.sh keys its
+# cache of packed models on it (packing takes about a minute of CPU).
+PACK_FORMAT = "f16-byteshuffle-xz9e-1"
 PACKED = "weights.f16.shuf.xz"
 INDEX = "weights.json"
 
