@@ -22,7 +22,7 @@
 # (train-cpu-smoke, logits-cpu) so the kit itself is tested (make test does).
 #
 # Env: OUT, KILN_PYTHON (default python3), GPU_CHECK_STEPS (300), GPU_CHECK_BATCH (32),
-#      GPU_CHECK_MAXLEN (64), GPU_CHECK_SMOKE_STEPS (3), GPU_CHECK_LOAD_SECONDS (10),
+#      GPU_CHECK_MAXLEN (64), GPU_CHECK_SMOKE_STEPS (3), GPU_CHECK_SMOKE_BATCH (8), GPU_CHECK_LOAD_SECONDS (10),
 #      KILN_CACHE (~/.cache/kiln: bridge builds), GPU_CHECK_WORK ($KILN_CACHE/gpu-check: unpacked kit),
 #      ONNXRUNTIME_LIB (default: the Python onnxruntime's capi library),
 #      KILN_PEAK_TFLOPS_FP32 / _BF16 (default from the GPU's name: H100/H200 67/989).
@@ -38,7 +38,7 @@ KILN_CACHE="${KILN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kiln}"
 WORK="${GPU_CHECK_WORK:-$KILN_CACHE/gpu-check}"
 CACHE="$KILN_CACHE"
 STEPS="${GPU_CHECK_STEPS:-300}" BATCH="${GPU_CHECK_BATCH:-32}" MAXLEN="${GPU_CHECK_MAXLEN:-64}"
-SMOKE_STEPS="${GPU_CHECK_SMOKE_STEPS:-3}" LOAD_S="${GPU_CHECK_LOAD_SECONDS:-10}"
+SMOKE_STEPS="${GPU_CHECK_SMOKE_STEPS:-3}" SMOKE_BATCH="${GPU_CHECK_SMOKE_BATCH:-8}" LOAD_S="${GPU_CHECK_LOAD_SECONDS:-10}"
 HELPER="$KIT/gpucheck.py"
 DATA="$KIT/data"
 mkdir -p "$OUT" "$WORK" "$CACHE"
@@ -184,9 +184,9 @@ else
 	if ((BRIDGE_OK)); then
 		# Only the rows the steps use, and 128 dev rows: tokenising all 60k
 		# training rows and evaluating all 872 would dominate a CPU smoke run.
-		head -n $((SMOKE_STEPS * BATCH + 1)) "$TRAIN" >"$OUT/train-smoke.csv"
+		head -n $((SMOKE_STEPS * SMOKE_BATCH + 1)) "$TRAIN" >"$OUT/train-smoke.csv"
 		head -n 129 "$DEV" >"$OUT/dev-smoke.csv"
-		common=(--train "$OUT/train-smoke.csv" --valid "$OUT/dev-smoke.csv" --model "$MODEL" --batch-size "$BATCH" --max-length "$MAXLEN" --lr 5e-5 --seed 1)
+		common=(--train "$OUT/train-smoke.csv" --valid "$OUT/dev-smoke.csv" --model "$MODEL" --batch-size "$SMOKE_BATCH" --max-length "$MAXLEN" --lr 5e-5 --seed 1)
 		kiln_train kiln-cpu cpu fp32 "$SMOKE_STEPS"
 		k=$?
 		torch_train torch-cpu cpu fp32 "$SMOKE_STEPS"
