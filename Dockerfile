@@ -1,16 +1,19 @@
 # syntax=docker/dockerfile:1
-# kiln images. Two targets:
+# kiln images. Three targets:
 #   docker build --target serve -t kiln-serve .        # ONNX Runtime only, no libtorch (default CPU)
-#   docker build --target train -t kiln .              # the full toolchain (train/export/serve/loadtest)
-# GPU serving: --build-arg ORT_FLAVOR=cuda (CUDA base image + ONNX Runtime's CUDA provider).
-# GPU training: --build-arg LIBTORCH=/opt/libtorch with a CUDA libtorch copied into the build
-# context (registries here carry no CUDA libtorch for C++; see README "GPU").
+#   docker build --target train -t kiln .              # the full toolchain (train/export/serve/loadtest), CPU
+#   docker build --target train-cuda -t kiln:cuda .    # the same on PyPI's CUDA 13 torch 2.11.0 + onnxruntime-gpu
+# GPU serving: --build-arg ORT_FLAVOR=cuda (CUDA base image + onnxruntime-gpu's CUDA provider).
+# GPU training: train-cuda carries torch's libraries and the nvidia-* wheels' CUDA 13 / cuDNN 9
+# libraries itself, so its base is plain Debian; the host needs only the NVIDIA driver
+# (docker run --gpus all, i.e. the NVIDIA container toolkit, provides libcuda.so.1).
 # Every install step calls the same scripts as `make setup`, so CI exercises them.
 
 ARG GO_VERSION=1.26
 ARG DEBIAN=bookworm
 ARG ORT_FLAVOR=cpu
 ARG CUDA_RUNTIME_IMAGE=nvidia/cuda:13.0.0-cudnn-runtime-ubuntu24.04
+ARG KILN_TORCH_VERSION=2.11.0
 
 # ---- build: Go + libtorch (CPU, Debian 1.13) + the bridge + ONNX Runtime ----
 FROM golang:${GO_VERSION}-${DEBIAN} AS build
@@ -37,10 +40,11 @@ RUN scripts/setup/bridge.sh \
 FROM build AS ort-cpu
 RUN mkdir -p /out/ort
 FROM build AS ort-cuda
-# An npm package carrying ONNX Runtime built with the CUDA provider (core library,
-# libonnxruntime_providers_cuda.so and _shared.so, CUDA 13); the core is replaced
-# too because providers must match the core's exact version.
-RUN scripts/setup/onnxruntime-cuda.sh /out/ort
+# PyPI onnxruntime-gpu (Microsoft's CUDA 13 build): core library,
+# libonnxruntime_providers_cuda.so and _shared.so; the core is replaced too
+# because providers must match the core's exact version.
+RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends python3-pip && rm -rf /var/lib/apt/lists/* \
+ && scripts/setup/onnxruntime-cuda.sh /out/ort
 FROM ort-${ORT_FLAVOR} AS ort-extra
 
 FROM debian:${DEBIAN}-slim AS serve-cpu
@@ -78,3 +82,37 @@ USER 10001
 WORKDIR /work
 ENTRYPOINT ["/usr/local/bin/kiln"]
 CMD ["--help"]
+
+# ---- train-cuda: the full toolchain on PyPI's CUDA torch ----
+# torch.sh installs torch==$KILN_TORCH_VERSION and the nvidia-* wheels it pins
+# into $KILN_CACHE/torch-<ver>-cu/site and onnxruntime-gpu beside it; the bridge
+# is rebuilt against that torch (its RUNPATH names the site directory, which the
+# final image keeps at the same path).
+FROM build AS build-cuda
+ARG KILN_TORCH_VERSION
+ENV KILN_TORCH_VERSION=${KILN_TORCH_VERSION} PIP_BREAK_SYSTEM_PACKAGES=1
+RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends python3-pip && rm -rf /var/lib/apt/lists/* \
+ && KILN_CUDA=1 scripts/setup/torch.sh \
+ && scripts/setup/bridge.sh \
+ && mkdir -p /out/cuda-lib && cp -L build/lib/libkilntorch.so /out/cuda-lib/ \
+ && cp -L build/onnxruntime-cuda/lib/* /out/cuda-lib/
+
+FROM debian:${DEBIAN}-slim AS train-cuda
+ARG KILN_TORCH_VERSION
+ENV DEBIAN_FRONTEND=noninteractive
+RUN apt-get update -qq \
+ && apt-get install -y -qq --no-install-recommends libgomp1 ca-certificates \
+ && rm -rf /var/lib/apt/lists/* \
+ && useradd --system --uid 10001 --create-home kiln
+COPY --from=build-cuda /var/cache/kiln/torch-${KILN_TORCH_VERSION}-cu/site/ /var/cache/kiln/torch-${KILN_TORCH_VERSION}-cu/site/
+COPY --from=build /src/bin/kiln /usr/local/bin/kiln
+COPY --from=build-cuda /out/cuda-lib/ /opt/kiln/lib/
+# libkilntorch.so from /opt/kiln/lib; ONNX Runtime's CUDA provider finds cuBLAS,
+# cuDNN & co. in the nvidia-* directories (it has no RUNPATH of its own).
+ENV ONNXRUNTIME_LIB=/opt/kiln/lib/libonnxruntime.so.1 \
+    LD_LIBRARY_PATH=/opt/kiln/lib:/var/cache/kiln/torch-${KILN_TORCH_VERSION}-cu/site/nvidia/cu13/lib:/var/cache/kiln/torch-${KILN_TORCH_VERSION}-cu/site/nvidia/cudnn/lib \
+    NVIDIA_VISIBLE_DEVICES=all NVIDIA_DRIVER_CAPABILITIES=compute,utility
+USER 10001
+WORKDIR /work
+ENTRYPOINT ["/usr/local/bin/kiln"]
+CMD ["doctor"]

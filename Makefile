@@ -17,7 +17,14 @@ export OMP_NUM_THREADS ?= $(NPROC)
 export KILN_PYTHON     ?= $(CURDIR)/build/venv/bin/python
 export ONNXRUNTIME_LIB ?= $(CURDIR)/build/onnxruntime/lib/libonnxruntime.so.1
 
-.PHONY: setup build build-serve test test-go demo bench doctor clean fmt vet
+# The second libtorch the tests run against: a PyPI torch wheel (CUDA build,
+# linked CPU-only), so the bridge is proven on the newest 2.x as well as on
+# Debian's 1.13. Downloaded and built once into $KILN_CACHE.
+TORCH_WHEEL_VERSION ?= 2.11.0
+WHEEL_LIBTORCH_DIR  := $(KILN_CACHE)/torch-$(TORCH_WHEEL_VERSION)-cpu
+WHEEL_BRIDGE_DIR    := $(KILN_CACHE)/bridge-pypi-$(TORCH_WHEEL_VERSION)
+
+.PHONY: setup build build-serve test test-go test-bridges test-gpu-kit gpu-bundle demo bench doctor clean fmt vet
 
 setup: ## install libtorch, ONNX Runtime, the reference Python env, the Node oracle; build the libtorch bridge
 	@scripts/setup.sh
@@ -29,6 +36,20 @@ build: setup ## bin/kiln (full) and bin/kiln-serve (serving path only, no libtor
 
 test: build ## all tests, parity references required
 	KILN_REQUIRE_REFS=1 KILN_BIN=$(CURDIR)/bin/kiln $(GO) test $(GOTESTFLAGS) ./...
+	@$(MAKE) --no-print-directory test-bridges test-gpu-kit
+
+test-bridges: ## the libtorch tests again against a bridge built from PyPI torch $(TORCH_WHEEL_VERSION) (cached)
+	@python3 scripts/setup/torchwheel.py --mode cpu --version $(TORCH_WHEEL_VERSION) --dest $(WHEEL_LIBTORCH_DIR) >/dev/null
+	@$(GO) run ./internal/torchbridge/cmd/kiln-bridge -quiet -cpu-only -libtorch $(WHEEL_LIBTORCH_DIR)/site/torch \
+		-link $(WHEEL_BRIDGE_DIR)/libkilntorch.so
+	KILN_EXPECT_TORCH_VERSION=$(TORCH_WHEEL_VERSION) LD_LIBRARY_PATH=$(WHEEL_BRIDGE_DIR) KILN_REQUIRE_REFS=1 \
+		$(GO) test $(GOTESTFLAGS) -count=1 ./internal/torchinfo ./models/torch ./train
+
+gpu-bundle: build ## .gpu/: the one-call GPU check kit (≤ 60 MiB; run `bash .gpu/check.sh` on a GPU host)
+	@scripts/gpu/bundle.sh
+
+test-gpu-kit: gpu-bundle ## run .gpu/check.sh here: CUDA stages skip, the rest must pass
+	OUT=$(CURDIR)/out/gpu-check-cpu GPU_CHECK_LOAD_SECONDS=3 bash .gpu/check.sh
 
 demo: build ## fine-tune → export → serve → loadtest on bundled SST-2 data
 	@scripts/demo.sh
@@ -46,4 +67,4 @@ vet:
 	$(GO) vet ./...
 
 clean:
-	rm -rf bin build
+	rm -rf bin build .gpu

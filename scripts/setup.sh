@@ -4,7 +4,7 @@
 # ones an image needs). `scripts/setup.sh --check` reports without changing anything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-steps=(apt onnxruntime node venv bridge)
+steps=(apt onnxruntime node venv torch bridge)
 status=0
 for s in "${steps[@]}"; do
 	script="scripts/setup/$s.sh"

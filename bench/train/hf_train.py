@@ -3,9 +3,12 @@ AutoModelForSequenceClassification with the same data, batching,
 hyper-parameters and thread count as `kiln train`.
 
 Usage: hf_train.py --train CSV --valid CSV --model DIR --out DIR [--max-steps N] ...
-Writes OUT/metrics.json (eval accuracy, samples/s, wall time).
+Writes OUT/metrics.json (eval accuracy, samples/s, wall time, loss curve,
+skipped fp16 steps). --device cuda and --precision bf16/fp16 run the loop the
+way a PyTorch user would on a GPU (torch.autocast; fp16 with GradScaler), for
+the GPU check (scripts/gpu/check.sh).
 """
-import argparse, csv, json, math, os, random, time
+import argparse, contextlib, csv, json, math, os, random, time
 
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, get_linear_schedule_with_warmup
@@ -36,7 +39,23 @@ def main():
     ap.add_argument("--pooling", choices=["cls", "mean"], default="cls",
                     help="mean: masked mean of the last hidden state instead of the first token, "
                          "then the same pooler dense+tanh and classifier (kiln's --pooling mean)")
+    ap.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+    ap.add_argument("--precision", choices=["fp32", "bf16", "fp16"], default="fp32",
+                    help="bf16/fp16: torch.autocast; fp16 adds a GradScaler (skipped steps are counted)")
+    ap.add_argument("--log-steps", type=int, default=25, help="loss curve and progress line every N steps")
     a = ap.parse_args()
+    dev = torch.device(a.device)
+    cuda = dev.type == "cuda"
+    if a.precision == "fp16" and not cuda:
+        ap.error("--precision fp16 needs --device cuda")
+    amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(a.precision)
+    def autocast():
+        if amp_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=dev.type, dtype=amp_dtype)
+    scaler = None
+    if a.precision == "fp16":
+        scaler = torch.amp.GradScaler("cuda") if hasattr(torch, "amp") and hasattr(torch.amp, "GradScaler") else torch.cuda.amp.GradScaler()
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", os.cpu_count())))
     torch.manual_seed(a.seed)
     random.seed(a.seed)
@@ -47,7 +66,7 @@ def main():
     tok = AutoTokenizer.from_pretrained(a.model)
     enc = tok(texts, truncation=True, max_length=a.max_length)["input_ids"]
     model = AutoModelForSequenceClassification.from_pretrained(
-        a.model, num_labels=len(names), id2label=dict(enumerate(names)), label2id=lid)
+        a.model, num_labels=len(names), id2label=dict(enumerate(names)), label2id=lid).to(dev)
     def forward(ids, mask):
         if a.pooling == "cls":
             return model(input_ids=ids, attention_mask=mask).logits
@@ -78,7 +97,7 @@ def main():
         for r, i in enumerate(idx):
             ids[r, : len(enc[i])] = torch.tensor(enc[i])
             mask[r, : len(enc[i])] = 1
-        return ids, mask
+        return ids.to(dev), mask.to(dev)
 
     def evaluate():
         if not a.valid:
@@ -87,15 +106,15 @@ def main():
         ve = tok(vt, truncation=True, max_length=a.max_length, padding=True, return_tensors="pt")
         model.eval()
         correct = 0
-        with torch.no_grad():
+        with torch.no_grad(), autocast():
             for s in range(0, len(vt), 64):
-                lg = forward(ve["input_ids"][s:s + 64], ve["attention_mask"][s:s + 64])
+                lg = forward(ve["input_ids"][s:s + 64].to(dev), ve["attention_mask"][s:s + 64].to(dev)).float().cpu()
                 correct += sum(int(p) == lid[l] for p, l in zip(lg.argmax(-1), vl[s:s + 64]))
         model.train()
         return {"accuracy": correct / len(vt)}
 
     model.train()
-    step, samples, epoch, hist = 0, 0, 0, []
+    step, samples, epoch, hist, curve, skipped = 0, 0, 0, [], [], 0
     t0 = time.time()
     while step < total:
         order = list(range(len(enc)))
@@ -108,28 +127,45 @@ def main():
             opt.zero_grad()
             for m in micro:
                 ids, mask = batch(m)
-                loss = torch.nn.functional.cross_entropy(forward(ids, mask), torch.tensor([y[i] for i in m]))
-                (loss * len(m) / n).backward()
+                with autocast():
+                    logits = forward(ids, mask)
+                loss = torch.nn.functional.cross_entropy(logits.float(), torch.tensor([y[i] for i in m], device=dev))
+                part = loss * len(m) / n
+                (scaler.scale(part) if scaler else part).backward()
+            if scaler:
+                scaler.unscale_(opt)
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
+            if scaler:
+                before = scaler.get_scale()
+                scaler.step(opt)
+                scaler.update()
+                skipped += scaler.get_scale() < before  # the scale backs off only on a skipped step
+            else:
+                opt.step()
             sched.step()
             step += 1
             samples += n
-            if step % 25 == 0:
-                print(json.dumps({"step": step, "loss": loss.item(), "samples_per_second": samples / (time.time() - t0)}), flush=True)
+            if step % a.log_steps == 0 or step == 1:
+                l = loss.item()
+                curve.append({"step": step, "loss": l})
+                print(json.dumps({"step": step, "loss": l, "samples_per_second": samples / (time.time() - t0)}), flush=True)
             if step >= total:
                 break
         epoch += 1
         if not a.max_steps:
             hist.append({"epoch": epoch, **evaluate()})
             print(json.dumps(hist[-1]), flush=True)
+    if cuda:
+        torch.cuda.synchronize()
+    # the final evaluation below is not training time
+    train_time = time.time() - t0
     if a.max_steps and a.valid:
         # a step-limited run still reports its final dev accuracy
         hist.append({"step": step, **evaluate()})
         print(json.dumps(hist[-1]), flush=True)
-    train_time = time.time() - t0
     m = {"global_step": step, "train_samples": samples, "train_runtime_s": train_time,
-         "train_samples_per_sec": samples / train_time, "eval_history": hist}
+         "train_samples_per_sec": samples / train_time, "eval_history": hist,
+         "device": str(dev), "precision": a.precision, "loss_curve": curve, "skipped_steps": int(skipped)}
     if hist:
         m["eval_accuracy"] = hist[-1]["accuracy"]
     os.makedirs(a.out, exist_ok=True)

@@ -43,7 +43,9 @@ type doctorLibtorch struct {
 	// Bridge is the libkilntorch.so the loader actually picked.
 	Bridge      string     `json:"bridge,omitempty"`
 	StubCount   int        `json:"stubbed_wrappers"`
-	Stubs       []string   `json:"stubs,omitempty"` // with --verbose
+	CXXStd      string     `json:"cxx_std,omitempty"`  // from the bridge's build.json
+	CPUOnly     bool       `json:"cpu_only,omitempty"` // bridge linked without libtorch_cuda
+	Stubs       []string   `json:"stubs,omitempty"`    // with --verbose
 	CUDA        doctorCUDA `json:"cuda"`
 	Threads     int        `json:"threads"`
 	OMPThreads  string     `json:"omp_num_threads"`
@@ -79,9 +81,12 @@ func newDoctorCmd() *cobra.Command {
 		Short: "Check libtorch, CUDA, the libtorch bridge and ONNX Runtime",
 		Long: `doctor reports what this kiln binary runs on: the libtorch version and
 location, CUDA devices (or why there are none), the libtorch bridge
-(libkilntorch.so) and how many of gotch's generated wrappers it had to stub
-because the installed libtorch lacks them, libtorch's thread count and the BLAS
-actually loaded, and ONNX Runtime's library, version and execution providers.
+(libkilntorch.so: its C++ standard, whether it was linked CPU-only, and how many
+of gotch's wrappers it had to stub because the installed libtorch lacks them),
+libtorch's thread count and the BLAS actually loaded, and ONNX Runtime's
+library, version and execution providers. The CUDA provider counts as available
+only if a CUDA session can really be created (provider and CUDA libraries load,
+a device accepts it), the same test serve --device auto applies.
 It exits 1 if something needed is missing.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -190,7 +195,14 @@ func writeDoctor(w io.Writer, rep *doctorReport, asJSON bool) error {
 		fmt.Fprintf(&b, "  version        %s\n", lt.Version)
 		fmt.Fprintf(&b, "  libraries      %s\n", lt.LibDir)
 		fmt.Fprintf(&b, "  bridge         %s\n", lt.Bridge)
-		fmt.Fprintf(&b, "  stubbed        %d generated wrappers (ops this libtorch lacks; calling one returns an error)\n", lt.StubCount)
+		if lt.CXXStd != "" {
+			only := ""
+			if lt.CPUOnly {
+				only = ", linked CPU-only"
+			}
+			fmt.Fprintf(&b, "  built          -std=%s%s\n", lt.CXXStd, only)
+		}
+		fmt.Fprintf(&b, "  stubbed        %d wrappers (ops or calls this libtorch lacks; calling one returns an error)\n", lt.StubCount)
 		for _, s := range lt.Stubs {
 			fmt.Fprintf(&b, "                   %s\n", s)
 		}

@@ -72,7 +72,8 @@ func LibraryPath() string {
 
 // DefaultLibraryPath finds ONNX Runtime: $ONNXRUNTIME_LIB, then next to the
 // executable (bin/, bin/../lib, a deployment image's /usr/local/lib), then
-// build/onnxruntime/lib as `make setup` leaves it, searched upwards from the
+// build/onnxruntime-cuda/lib and build/onnxruntime/lib as `make setup` leaves
+// them, searched upwards from the
 // executable and the working directory. It falls back to the bare file name,
 // which lets the dynamic loader search its usual paths.
 func DefaultLibraryPath() string {
@@ -101,7 +102,10 @@ func DefaultLibraryPath() string {
 func upwards(dir string) []string {
 	var out []string
 	for range 8 {
-		out = append(out, filepath.Join(dir, "build", "onnxruntime", "lib", LibraryFile))
+		// make setup on a CUDA machine adds onnxruntime-gpu's build (its core
+		// runs CPU sessions too); CPU machines only have build/onnxruntime.
+		out = append(out, filepath.Join(dir, "build", "onnxruntime-cuda", "lib", LibraryFile),
+			filepath.Join(dir, "build", "onnxruntime", "lib", LibraryFile))
 		parent := filepath.Dir(dir)
 		if parent == dir {
 			break
@@ -121,8 +125,9 @@ func Version() string {
 
 // AvailableProviders reports the execution providers this ONNX Runtime can
 // actually use here. The CPU provider is always present; CUDA is listed only
-// if its provider library loads and a device accepts it, which is the same
-// test NewSession applies.
+// if a session on it can be created (provider library loads, its CUDA
+// libraries load, a device accepts it), which is the same test NewSession's
+// "auto" applies.
 func AvailableProviders() ([]string, error) {
 	if !onnx.IsInitialized() {
 		return nil, errors.New("onnxruntime: not initialised")
@@ -146,13 +151,24 @@ func CUDAUnavailableReason() string {
 	return ""
 }
 
+// probeCUDA creates a CUDA session on a one-node model. Appending the
+// provider succeeds as soon as its library loads; missing cuDNN/cuBLAS, no
+// device or a driver too old for the CUDA runtime only show when a session is
+// created, so that is what the probe does.
 func probeCUDA(device int) error {
 	so, err := onnx.NewSessionOptions()
 	if err != nil {
 		return err
 	}
 	defer so.Destroy()
-	return appendCUDA(so, device)
+	if err := appendCUDA(so, device); err != nil {
+		return err
+	}
+	ds, err := onnx.NewDynamicAdvancedSessionWithONNXData(probeModel(), []string{"x"}, []string{"y"}, so)
+	if err != nil {
+		return fmt.Errorf("CUDA session: %w", err)
+	}
+	return ds.Destroy()
 }
 
 func appendCUDA(so *onnx.SessionOptions, device int) error {
@@ -246,41 +262,6 @@ func NewSession(path string, opt Options) (*Session, error) {
 	}
 	s := &Session{inputs: convertInfo(ins), outputs: convertInfo(outs), provider: CPUProvider}
 
-	so, err := onnx.NewSessionOptions()
-	if err != nil {
-		return nil, fmt.Errorf("onnxruntime: session options: %w", err)
-	}
-	defer so.Destroy()
-	if opt.IntraOpThreads > 0 {
-		if err := so.SetIntraOpNumThreads(opt.IntraOpThreads); err != nil {
-			return nil, fmt.Errorf("onnxruntime: intra-op threads: %w", err)
-		}
-	}
-	if opt.InterOpThreads > 0 {
-		if err := so.SetInterOpNumThreads(opt.InterOpThreads); err != nil {
-			return nil, fmt.Errorf("onnxruntime: inter-op threads: %w", err)
-		}
-	}
-	level := onnx.GraphOptimizationLevel(onnx.GraphOptimizationLevelEnableAll)
-	if opt.DisableGraphOptimization {
-		level = onnx.GraphOptimizationLevel(onnx.GraphOptimizationLevelDisableAll)
-	}
-	if err := so.SetGraphOptimizationLevel(level); err != nil {
-		return nil, fmt.Errorf("onnxruntime: graph optimisation: %w", err)
-	}
-	switch kind {
-	case "cuda":
-		if err := appendCUDA(so, device); err != nil {
-			return nil, fmt.Errorf("onnxruntime: --device cuda:%d requested but unavailable: %w", device, err)
-		}
-		s.provider = CUDAProvider
-	case "auto":
-		if err := appendCUDA(so, device); err != nil {
-			s.fallbackReason = err.Error()
-		} else {
-			s.provider = CUDAProvider
-		}
-	}
 	names := func(infos []IOInfo) []string {
 		out := make([]string, len(infos))
 		for i, in := range infos {
@@ -288,12 +269,88 @@ func NewSession(path string, opt Options) (*Session, error) {
 		}
 		return out
 	}
-	ds, err := onnx.NewDynamicAdvancedSession(path, names(s.inputs), names(s.outputs), so)
+	create := func(cuda bool) (*onnx.DynamicAdvancedSession, error) {
+		so, err := sessionOptions(opt, cuda, device)
+		if err != nil {
+			return nil, err
+		}
+		defer so.Destroy()
+		ds, err := onnx.NewDynamicAdvancedSession(path, names(s.inputs), names(s.outputs), so)
+		if err != nil {
+			return nil, fmt.Errorf("onnxruntime: creating session for %s: %w", path, err)
+		}
+		return ds, nil
+	}
+	var ds *onnx.DynamicAdvancedSession
+	switch kind {
+	case "cuda":
+		if ds, err = create(true); err != nil {
+			return nil, fmt.Errorf("onnxruntime: --device cuda:%d requested but unavailable: %w", device, err)
+		}
+		s.provider = CUDAProvider
+	case "auto":
+		ds, s.provider, s.fallbackReason, err = withFallback(create)
+	default:
+		ds, err = create(false)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("onnxruntime: creating session for %s: %w", path, err)
+		return nil, err
 	}
 	s.s = ds
 	return s, nil
+}
+
+// withFallback creates a CUDA session and, when that fails at any stage
+// (provider library, CUDA libraries, device, session creation), a CPU one;
+// reason says why CUDA was not used.
+func withFallback[S any](create func(cuda bool) (S, error)) (sess S, provider, reason string, err error) {
+	sess, err = create(true)
+	if err == nil {
+		return sess, CUDAProvider, "", nil
+	}
+	reason = err.Error()
+	sess, err = create(false)
+	if err != nil {
+		return sess, "", reason, fmt.Errorf("%w (CUDA failed first: %s)", err, reason)
+	}
+	return sess, CPUProvider, reason, nil
+}
+
+// sessionOptions builds ONNX Runtime options for opt, with the CUDA provider
+// on device when cuda is set. The caller destroys them.
+func sessionOptions(opt Options, cuda bool, device int) (*onnx.SessionOptions, error) {
+	so, err := onnx.NewSessionOptions()
+	if err != nil {
+		return nil, fmt.Errorf("onnxruntime: session options: %w", err)
+	}
+	fail := func(what string, err error) (*onnx.SessionOptions, error) {
+		so.Destroy()
+		return nil, fmt.Errorf("onnxruntime: %s: %w", what, err)
+	}
+	if opt.IntraOpThreads > 0 {
+		if err := so.SetIntraOpNumThreads(opt.IntraOpThreads); err != nil {
+			return fail("intra-op threads", err)
+		}
+	}
+	if opt.InterOpThreads > 0 {
+		if err := so.SetInterOpNumThreads(opt.InterOpThreads); err != nil {
+			return fail("inter-op threads", err)
+		}
+	}
+	level := onnx.GraphOptimizationLevel(onnx.GraphOptimizationLevelEnableAll)
+	if opt.DisableGraphOptimization {
+		level = onnx.GraphOptimizationLevel(onnx.GraphOptimizationLevelDisableAll)
+	}
+	if err := so.SetGraphOptimizationLevel(level); err != nil {
+		return fail("graph optimisation", err)
+	}
+	if cuda {
+		if err := appendCUDA(so, device); err != nil {
+			so.Destroy()
+			return nil, err
+		}
+	}
+	return so, nil
 }
 
 func convertInfo(in []onnx.InputOutputInfo) []IOInfo {

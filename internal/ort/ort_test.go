@@ -1,51 +1,30 @@
 package ort
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 
-	"google.golang.org/protobuf/encoding/protowire"
+	onnx "github.com/yalue/onnxruntime_go"
 
 	"github.com/kiln-ml/kiln/internal/testenv"
 )
 
 // tinyModel writes an ONNX model computing logits = float(input_ids + attention_mask)
-// with dynamic [batch, seq] axes. It is encoded with protowire directly so this
-// package's tests depend on nothing but ONNX Runtime itself.
+// with dynamic [batch, seq] axes, encoded with probe.go's protobuf builders.
 func tinyModel(t *testing.T) string {
 	t.Helper()
-	msg := func(field protowire.Number, body []byte) []byte {
-		b := protowire.AppendTag(nil, field, protowire.BytesType)
-		return protowire.AppendBytes(b, body)
-	}
-	str := func(field protowire.Number, s string) []byte { return msg(field, []byte(s)) }
-	varint := func(field protowire.Number, v uint64) []byte {
-		b := protowire.AppendTag(nil, field, protowire.VarintType)
-		return protowire.AppendVarint(b, v)
-	}
-	cat := func(parts ...[]byte) []byte {
-		var out []byte
-		for _, p := range parts {
-			out = append(out, p...)
-		}
-		return out
-	}
-	valueInfo := func(name string, elem uint64) []byte {
-		shape := cat(msg(1, str(2, "batch_size")), msg(1, str(2, "sequence_length")))
-		tensor := cat(varint(1, elem), msg(2, shape))
-		return cat(str(1, name), msg(2, msg(1, tensor)))
-	}
-	const float, int64 = 1, 7
-	add := cat(str(1, "input_ids"), str(1, "attention_mask"), str(2, "sum"), str(3, "add"), str(4, "Add"))
-	cast := cat(str(1, "sum"), str(2, "logits"), str(3, "cast"), str(4, "Cast"),
-		msg(5, cat(str(1, "to"), varint(3, float), varint(20, 2))))
-	graph := cat(msg(1, add), msg(1, cast), str(2, "tiny"),
-		msg(11, valueInfo("input_ids", int64)), msg(11, valueInfo("attention_mask", int64)),
-		msg(12, valueInfo("logits", float)))
-	model := cat(varint(1, 8), str(2, "kiln-test"), msg(7, graph), msg(8, cat(str(1, ""), varint(2, 17))))
+	add := pbCat(pbStr(1, "input_ids"), pbStr(1, "attention_mask"), pbStr(2, "sum"), pbStr(3, "add"), pbStr(4, "Add"))
+	cast := pbCat(pbStr(1, "sum"), pbStr(2, "logits"), pbStr(3, "cast"), pbStr(4, "Cast"),
+		pbMsg(5, pbCat(pbStr(1, "to"), pbVarint(3, onnxFloat), pbVarint(20, 2))))
+	dims := []string{"batch_size", "sequence_length"}
+	graph := pbCat(pbMsg(1, add), pbMsg(1, cast), pbStr(2, "tiny"),
+		pbMsg(11, pbValueInfo("input_ids", onnxInt64, dims...)), pbMsg(11, pbValueInfo("attention_mask", onnxInt64, dims...)),
+		pbMsg(12, pbValueInfo("logits", onnxFloat, dims...)))
+	model := pbModel(graph)
 	path := filepath.Join(t.TempDir(), "tiny.onnx")
 	if err := os.WriteFile(path, model, 0o644); err != nil {
 		t.Fatal(err)
@@ -193,5 +172,126 @@ func TestParseDevice(t *testing.T) {
 		if (err == nil) != tc.ok || kind != tc.kind || idx != tc.idx {
 			t.Errorf("ParseDevice(%q) = %q, %d, %v", tc.in, kind, idx, err)
 		}
+	}
+}
+
+// "auto" falls back to the CPU whenever the CUDA session cannot be created,
+// whether appending the provider failed or creating the session did (cuDNN
+// missing, no device); the CPU session is real and runs.
+func TestAutoFallback(t *testing.T) {
+	if err := Init(testenv.ORTLibrary(t)); err != nil {
+		t.Fatal(err)
+	}
+	model := tinyModel(t)
+	cpu := func() (*Session, error) { return NewSession(model, Options{Device: "cpu", IntraOpThreads: 1}) }
+	tests := []struct {
+		name         string
+		cudaErr      error // nil: the CUDA attempt succeeds
+		cpuErr       error
+		wantProvider string
+		wantReason   string
+		wantErr      string
+	}{
+		{"provider append fails", errors.New("CUDA execution provider: Failed to load shared library"), nil, CPUProvider, "Failed to load", ""},
+		{"session creation fails", errors.New("onnxruntime: creating session for m.onnx: CUDA failure 100: no CUDA-capable device"), nil, CPUProvider, "no CUDA-capable device", ""},
+		{"cuda works", nil, nil, CUDAProvider, "", ""},
+		{"both fail", errors.New("cudnn missing"), errors.New("corrupt model"), "", "cudnn missing", "CUDA failed first: cudnn missing"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var tried []bool
+			s, provider, reason, err := withFallback(func(cuda bool) (*Session, error) {
+				tried = append(tried, cuda)
+				if cuda && tc.cudaErr != nil {
+					return nil, tc.cudaErr
+				}
+				if !cuda && tc.cpuErr != nil {
+					return nil, tc.cpuErr
+				}
+				return cpu()
+			})
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			if provider != tc.wantProvider || !strings.Contains(reason, tc.wantReason) || (tc.wantReason == "" && reason != "") {
+				t.Fatalf("provider %q reason %q; want %q, reason containing %q", provider, reason, tc.wantProvider, tc.wantReason)
+			}
+			if want := tc.cudaErr != nil; len(tried) != map[bool]int{true: 2, false: 1}[want] || !tried[0] {
+				t.Fatalf("attempts (cuda?) = %v", tried)
+			}
+			out, err := s.Run(map[string]Int64Tensor{
+				"input_ids": {Shape: []int64{1, 1}, Data: []int64{2}}, "attention_mask": {Shape: []int64{1, 1}, Data: []int64{1}},
+			})
+			if err != nil || out["logits"].Data[0] != 3 {
+				t.Fatalf("run = %v, %v", out, err)
+			}
+		})
+	}
+}
+
+// The probe creates a session on probe.go's model; on the CPU that model
+// must load and compute y = 2x, or the probe would report CUDA as broken for
+// the model's sake.
+func TestProbeModelRunsOnCPU(t *testing.T) {
+	if err := Init(testenv.ORTLibrary(t)); err != nil {
+		t.Fatal(err)
+	}
+	so, err := sessionOptions(Options{IntraOpThreads: 1}, false, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer so.Destroy()
+	x, _ := onnx.NewTensor(onnx.NewShape(3), []float32{1, 2, 3.5})
+	defer x.Destroy()
+	ds, err := onnx.NewDynamicAdvancedSessionWithONNXData(probeModel(), []string{"x"}, []string{"y"}, so)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ds.Destroy()
+	outs := []onnx.Value{nil}
+	if err := ds.Run([]onnx.Value{x}, outs); err != nil {
+		t.Fatal(err)
+	}
+	defer outs[0].Destroy()
+	got := outs[0].(*onnx.Tensor[float32]).GetData()
+	if len(got) != 3 || got[0] != 2 || got[1] != 4 || got[2] != 7 {
+		t.Fatalf("y = %v, want [2 4 7]", got)
+	}
+	if CUDAUnavailableReason() == "" {
+		t.Log("CUDA provider usable here")
+	} else if !strings.Contains(CUDAUnavailableReason(), "CUDA") {
+		t.Errorf("reason %q does not name CUDA", CUDAUnavailableReason())
+	}
+}
+
+// A CUDA setup's onnxruntime-gpu build wins over the CPU one; without it the
+// CPU library is found as before.
+func TestDefaultLibraryPathPrefersCUDABuild(t *testing.T) {
+	t.Setenv("ONNXRUNTIME_LIB", "")
+	root := t.TempDir()
+	sub := filepath.Join(root, "a", "b")
+	cpu := filepath.Join(root, "build", "onnxruntime", "lib", LibraryFile)
+	gpu := filepath.Join(root, "build", "onnxruntime-cuda", "lib", LibraryFile)
+	for _, p := range []string{sub, filepath.Dir(cpu), filepath.Dir(gpu)} {
+		if err := os.MkdirAll(p, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Chdir(sub)
+	os.WriteFile(cpu, nil, 0o644)
+	// (go test runs the binary from a temporary directory with no build/ above.)
+	if got := DefaultLibraryPath(); got != cpu {
+		t.Fatalf("CPU only: DefaultLibraryPath = %s, want %s", got, cpu)
+	}
+	os.WriteFile(gpu, nil, 0o644)
+	if got := DefaultLibraryPath(); got != gpu {
+		t.Fatalf("with the CUDA build: DefaultLibraryPath = %s, want %s", got, gpu)
 	}
 }

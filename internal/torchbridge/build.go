@@ -23,9 +23,9 @@ import (
 // builderRevision is part of the cache key. Bump it whenever the way the
 // bridge is assembled changes (flags, stubbing, file layout), so caches built
 // by an older builder are not reused.
-const builderRevision = "3"
+const builderRevision = "4"
 
-//go:embed csrc/kiln_api.h csrc/kiln_api.cpp
+//go:embed csrc/kiln_api.h csrc/kiln_api.cpp csrc/kiln_compat.h
 var kilnSources embed.FS
 
 // gotch's C++ layer, relative to the repository root. The files are kept
@@ -50,14 +50,18 @@ var pristineSources = []string{
 
 // Options configure Build and Check.
 type Options struct {
-	RepoRoot string       // holds third_party/gotch
-	Link     string       // where to link the bridge; "" = LinkPath(RepoRoot)
-	Cache    string       // $KILN_CACHE; the bridge goes to Cache/bridge/<version>-<hash>
-	Libtorch string       // LIBTORCH; "" = Debian's libtorch-dev
-	CXX      string       // C++ compiler; "" = $CXX or g++
-	Jobs     int          // parallel compiler processes; 0 = number of CPUs
-	Force    bool         // rebuild even if the cache entry exists
-	Log      *slog.Logger // progress; nil = slog.Default()
+	RepoRoot string // holds third_party/gotch
+	Link     string // where to link the bridge; "" = LinkPath(RepoRoot)
+	Cache    string // $KILN_CACHE; the bridge goes to Cache/bridge/<version>-<hash>
+	Libtorch string // LIBTORCH; "" = Debian's libtorch-dev
+	CXX      string // C++ compiler; "" = $CXX or g++
+	Jobs     int    // parallel compiler processes; 0 = number of CPUs
+	Force    bool   // rebuild even if the cache entry exists
+	// CPUOnly links only libtorch_cpu and libc10, not libtorch/libtorch_cuda,
+	// so a bridge built from a CUDA wheel loads (and runs on the CPU) on a
+	// machine without the CUDA libraries libtorch_cuda needs.
+	CPUOnly bool
+	Log     *slog.Logger // progress; nil = slog.Default()
 }
 
 // Result describes a built (or cached) bridge.
@@ -70,6 +74,37 @@ type Result struct {
 	Cached   bool      `json:"cached"`
 	Libtorch *Libtorch `json:"libtorch"`
 	Compiler string    `json:"compiler"`
+}
+
+// BuildInfo is build.json, written beside each built bridge.
+type BuildInfo struct {
+	Key             string    `json:"key"`
+	Libtorch        *Libtorch `json:"libtorch"`
+	Compiler        string    `json:"compiler"`
+	CXX             string    `json:"cxx"`
+	Std             string    `json:"std"`      // -std= the bridge was compiled with
+	CPUOnly         bool      `json:"cpu_only"` // linked without libtorch/libtorch_cuda
+	Stubs           int       `json:"stubs"`
+	Built           string    `json:"built"`
+	BuilderRevision string    `json:"builder_revision"`
+}
+
+// ReadBuildInfo reads build.json beside the bridge library at libPath
+// (symlinks resolved: build/lib/libkilntorch.so points into the cache).
+func ReadBuildInfo(libPath string) (*BuildInfo, error) {
+	real, err := filepath.EvalSymlinks(libPath)
+	if err != nil {
+		return nil, fmt.Errorf("bridge %s: %w", libPath, err)
+	}
+	b, err := os.ReadFile(filepath.Join(filepath.Dir(real), "build.json"))
+	if err != nil {
+		return nil, fmt.Errorf("bridge build info: %w", err)
+	}
+	var bi BuildInfo
+	if err := json.Unmarshal(b, &bi); err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(filepath.Dir(real), "build.json"), err)
+	}
+	return &bi, nil
 }
 
 // LibraryName is the file the Go side links with -lkilntorch.
@@ -120,8 +155,8 @@ func makePlan(o *Options) (*plan, error) {
 	compiler := strings.TrimSpace(strings.SplitN(string(out), "\n", 2)[0])
 	p := &plan{lt: lt, compiler: compiler, sources: map[string][]byte{}}
 	h := sha256.New()
-	fmt.Fprintf(h, "rev=%s\nlibdir=%s\ninc=%s\nversion=%s\nabi=%d\ncuda=%t\ncxx=%s %s\n",
-		builderRevision, lt.LibDir, strings.Join(lt.IncludeDirs, ":"), lt.Version, lt.CXX11ABI, lt.CUDA, o.CXX, compiler)
+	fmt.Fprintf(h, "rev=%s\nlibdir=%s\ninc=%s\nversion=%s\nabi=%d\ncuda=%t\ncpuonly=%t\nstd=%s\ncxx=%s %s\n",
+		builderRevision, lt.LibDir, strings.Join(lt.IncludeDirs, ":"), lt.Version, lt.CXX11ABI, lt.CUDA, o.CPUOnly, lt.CXXStd(), o.CXX, compiler)
 	for _, rel := range pristineSources {
 		b, err := os.ReadFile(filepath.Join(o.RepoRoot, rel))
 		if err != nil {
@@ -131,7 +166,7 @@ func makePlan(o *Options) (*plan, error) {
 		fmt.Fprintf(h, "%s %d\n", rel, len(b))
 		h.Write(b)
 	}
-	for _, name := range []string{"kiln_api.h", "kiln_api.cpp"} {
+	for _, name := range []string{"kiln_api.h", "kiln_api.cpp", "kiln_compat.h"} {
 		b, err := kilnSources.ReadFile("csrc/" + name)
 		if err != nil {
 			return nil, fmt.Errorf("embedded %s: %w", name, err)
@@ -141,7 +176,11 @@ func makePlan(o *Options) (*plan, error) {
 		h.Write(b)
 	}
 	p.key = hex.EncodeToString(h.Sum(nil))[:12]
-	p.dir = filepath.Join(o.Cache, "bridge", lt.Version+"-"+p.key)
+	name := lt.Version + "-" + p.key
+	if o.CPUOnly {
+		name += "-cpu"
+	}
+	p.dir = filepath.Join(o.Cache, "bridge", name)
 	return p, nil
 }
 
@@ -278,13 +317,23 @@ func (p *plan) build(ctx context.Context, o *Options) error {
 		"stb_image_write.h":     p.sources["stb_image_write.h"],
 		"stb_image_resize.h":    p.sources["stb_image_resize.h"],
 		"kiln_api.h":            p.sources["kiln_api.h"],
-		"kiln_api.cpp":          p.sources["kiln_api.cpp"],
-		"torch_api_main.cpp":    mainTU,
+		"kiln_compat.h":         p.sources["kiln_compat.h"],
+		"kiln_stub.h":           []byte(stubHeader),
 	}
 	for name, b := range files {
 		if err := os.WriteFile(filepath.Join(src, name), b, 0o644); err != nil {
 			return fmt.Errorf("bridge build dir: %w", err)
 		}
+	}
+	// The hand-written units: a function that does not compile against this
+	// libtorch is stubbed like a generated wrapper (see HandWritten).
+	hand := map[string]*HandWritten{}
+	for name, src := range map[string][]byte{"torch_api_main.cpp": mainTU, "kiln_api.cpp": p.sources["kiln_api.cpp"]} {
+		hw, err := ParseHandWritten(src)
+		if err != nil {
+			return fmt.Errorf("bridge: parsing %s: %w", name, err)
+		}
+		hand[name] = hw
 	}
 	gen, err := ParseGenerated(p.sources["torch_api_generated.cpp.h"])
 	if err != nil {
@@ -307,8 +356,8 @@ func (p *plan) build(ctx context.Context, o *Options) error {
 	for i := range dirty {
 		dirty[i] = true
 	}
-	// The hand-written part must compile as is: errors there are not stubbable.
 	fixed := []string{"torch_api_main.cpp", "kiln_api.cpp"}
+	fixedDirty := map[string]bool{"torch_api_main.cpp": true, "kiln_api.cpp": true}
 	if err := os.WriteFile(filepath.Join(src, "kiln_stubs.inc"), stubsInc(nil), 0o644); err != nil {
 		return fmt.Errorf("bridge build dir: %w", err)
 	}
@@ -325,8 +374,14 @@ func (p *plan) build(ctx context.Context, o *Options) error {
 				names = append(names, u.Name)
 			}
 		}
-		if round == 1 {
-			names = append(names, fixed...)
+		for _, n := range fixed {
+			if fixedDirty[n] {
+				if err := os.WriteFile(filepath.Join(src, n), hand[n].Render(stubMsg), 0o644); err != nil {
+					return fmt.Errorf("bridge build dir: %w", err)
+				}
+				names = append(names, n)
+				fixedDirty[n] = false
+			}
 		}
 		t0 := time.Now()
 		outs := cxx.runAll(ctx, o.Jobs, names, func(name string) []string { return cxx.syntaxArgs(name) })
@@ -347,8 +402,23 @@ func (p *plan) build(ctx context.Context, o *Options) error {
 					ui = i
 				}
 			}
+			if hw := hand[r.name]; ui < 0 && hw != nil {
+				bad, outside := hw.FunctionsAt(ErrorLines(r.out, r.name))
+				if len(outside) > 0 || len(bad) == 0 {
+					return fmt.Errorf("bridge: %s does not compile against libtorch %s outside any function (lines %v):\n%s", r.name, p.lt.Version, outside, head(r.out, 40))
+				}
+				for _, fi := range bad {
+					if !hw.Stub(fi) {
+						return fmt.Errorf("bridge: %s: the stub for %s does not compile:\n%s", r.name, hw.Funcs[fi].Name, head(r.out, 40))
+					}
+					log.Warn("hand-written function stubbed", "file", r.name, "function", hw.Funcs[fi].Name)
+					failed++
+				}
+				fixedDirty[r.name] = true
+				continue
+			}
 			if ui < 0 {
-				return fmt.Errorf("bridge: %s (hand-written, not stubbable) does not compile against libtorch %s:\n%s", r.name, p.lt.Version, head(r.out, 40))
+				return fmt.Errorf("bridge: unexpected unit %s:\n%s", r.name, head(r.out, 40))
 			}
 			lines := ErrorLines(r.out, r.name)
 			bad := units[ui].FunctionsAt(lines)
@@ -367,6 +437,8 @@ func (p *plan) build(ctx context.Context, o *Options) error {
 		}
 	}
 	stubs := gen.Stubbed()
+	stubs = append(stubs, hand["torch_api_main.cpp"].Stubbed()...)
+	stubs = append(stubs, hand["kiln_api.cpp"].Stubbed()...)
 	if err := os.WriteFile(filepath.Join(src, "kiln_stubs.inc"), stubsInc(stubs), 0o644); err != nil {
 		return fmt.Errorf("bridge build dir: %w", err)
 	}
@@ -390,12 +462,19 @@ func (p *plan) build(ctx context.Context, o *Options) error {
 		args = append(args, filepath.Join(src, strings.TrimSuffix(n, ".cpp")+".o"))
 	}
 	args = append(args, "-L"+p.lt.LibDir, "-Wl,-rpath,"+p.lt.LibDir)
-	if p.lt.CUDA {
+	switch {
+	case o.CPUOnly:
+		// libtorch.so of a CUDA wheel NEEDs libtorch_cuda.so, which cannot
+		// load without the nvidia-* libraries; libtorch_cpu holds all the
+		// symbols the bridge uses.
+		args = append(args, "-ltorch_cpu", "-lc10", "-lpthread")
+	case p.lt.CUDA:
 		// Nothing in the bridge references libtorch_cuda directly, but its
 		// static initialisers register the CUDA kernels: keep it linked.
-		args = append(args, "-Wl,--no-as-needed", "-ltorch_cuda", "-Wl,--as-needed")
+		args = append(args, "-Wl,--no-as-needed", "-ltorch_cuda", "-Wl,--as-needed", "-ltorch", "-ltorch_cpu", "-lc10", "-lpthread")
+	default:
+		args = append(args, "-ltorch", "-ltorch_cpu", "-lc10", "-lpthread")
 	}
-	args = append(args, "-ltorch", "-ltorch_cpu", "-lc10", "-lpthread")
 	if out, err := exec.CommandContext(ctx, o.CXX, args...).CombinedOutput(); err != nil {
 		return fmt.Errorf("bridge: linking %s: %w\n%s", LibraryName, err, head(string(out), 40))
 	}
@@ -415,9 +494,9 @@ func (p *plan) build(ctx context.Context, o *Options) error {
 	if err := os.WriteFile(filepath.Join(final, "stubs.txt"), []byte(stubText), 0o644); err != nil {
 		return fmt.Errorf("bridge cache: %w", err)
 	}
-	meta, _ := json.MarshalIndent(map[string]any{
-		"key": p.key, "libtorch": p.lt, "compiler": p.compiler, "cxx": o.CXX, "stubs": len(stubs),
-		"built": time.Now().UTC().Format(time.RFC3339), "builder_revision": builderRevision,
+	meta, _ := json.MarshalIndent(BuildInfo{
+		Key: p.key, Libtorch: p.lt, Compiler: p.compiler, CXX: o.CXX, Std: p.lt.CXXStd(), CPUOnly: o.CPUOnly, Stubs: len(stubs),
+		Built: time.Now().UTC().Format(time.RFC3339), BuilderRevision: builderRevision,
 	}, "", "  ")
 	if err := os.WriteFile(filepath.Join(final, "build.json"), append(meta, '\n'), 0o644); err != nil {
 		return fmt.Errorf("bridge cache: %w", err)
@@ -468,7 +547,22 @@ func patchMain(c []byte) ([]byte, error) {
 		return nil, fmt.Errorf("%s/torch_api.cpp: expected exactly one %s", gotchCsrc, inc)
 	}
 	c = bytes.Replace(c, []byte(inc), []byte("// (generated wrappers: compiled separately by the kiln bridge builder)"), 1)
-	return append(c, []byte("\nthread_local char *torch_last_err = nullptr;\n")...), nil
+	// The pre-2.4 autocast calls go through kiln_compat.h, which picks the
+	// device-typed API where the libtorch has it.
+	for _, r := range autocastRewrites {
+		if bytes.Count(c, []byte(r[0])) == 0 {
+			return nil, fmt.Errorf("%s/torch_api.cpp: expected %s (has gotch changed? update autocastRewrites)", gotchCsrc, r[0])
+		}
+		c = bytes.ReplaceAll(c, []byte(r[0]), []byte(r[1]))
+	}
+	c = append([]byte("#include \"kiln_compat.h\"\n"), c...)
+	return append(c, []byte("\nthread_local char *torch_last_err = nullptr;\nthread_local std::string kiln_stub_err;\n")...), nil
+}
+
+// autocastRewrites maps gotch's deprecated autocast calls to kiln_compat.h.
+var autocastRewrites = [][2]string{
+	{"at::autocast::is_enabled()", "kiln::autocast_is_enabled(at::kCUDA)"},
+	{"at::autocast::set_enabled(b)", "kiln::autocast_set_enabled(at::kCUDA, b)"},
 }
 
 // preamble is what each generated unit needs before the wrappers: the
@@ -510,7 +604,8 @@ type compiler struct {
 }
 
 func (c compiler) common() []string {
-	args := []string{"-std=c++17", fmt.Sprintf("-D_GLIBCXX_USE_CXX11_ABI=%d", c.lt.CXX11ABI), "-I" + c.src, "-w",
+	args := []string{"-std=" + c.lt.CXXStd(), fmt.Sprintf("-D_GLIBCXX_USE_CXX11_ABI=%d", c.lt.CXX11ABI), "-I" + c.src, "-w",
+		"-include", "kiln_stub.h",
 		fmt.Sprintf("-DKILN_TORCH_VERSION=%q", c.lt.Version), fmt.Sprintf("-DKILN_TORCH_LIB_DIR=%q", c.lt.LibDir)}
 	for _, d := range c.lt.IncludeDirs {
 		// Passing the system include directory with -I reorders it before

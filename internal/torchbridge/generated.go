@@ -117,10 +117,15 @@ func (f *Func) Stub(msg string) {
 
 // Stubbed lists the stubbed wrappers' names, sorted.
 func (g *Generated) Stubbed() []string {
+	return stubbedNames(g.Funcs, func(f *Func) (string, bool) { return f.Name, f.stubbed })
+}
+
+// stubbedNames lists the names of the stubbed functions among fs, sorted.
+func stubbedNames[F any](fs []F, stub func(F) (name string, stubbed bool)) []string {
 	var out []string
-	for _, f := range g.Funcs {
-		if f.stubbed {
-			out = append(out, f.Name)
+	for _, f := range fs {
+		if name, ok := stub(f); ok {
+			out = append(out, name)
 		}
 	}
 	sort.Strings(out)

@@ -159,12 +159,36 @@ func TestPatchHeaderAndMain(t *testing.T) {
 	if _, err := patchHeader([]byte("no definition here")); err == nil {
 		t.Error("patchHeader accepted a header without the definition")
 	}
-	m, err := patchMain([]byte("a\n#include \"torch_api_generated.cpp.h\"\n"))
+	const autocast = "bool a() { return at::autocast::is_enabled(); }\nvoid b(bool b) { at::autocast::set_enabled(b); }\n"
+	m, err := patchMain([]byte("a\n#include \"torch_api_generated.cpp.h\"\n" + autocast))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Contains(string(m), "#include \"torch_api_generated.cpp.h\"") || !strings.Contains(string(m), "thread_local char *torch_last_err = nullptr;") {
-		t.Errorf("patched main: %s", m)
+	for _, want := range []string{
+		"thread_local char *torch_last_err = nullptr;", "thread_local std::string kiln_stub_err;",
+		`#include "kiln_compat.h"`, // the device-typed autocast API where the libtorch has it
+		"kiln::autocast_is_enabled(at::kCUDA)", "kiln::autocast_set_enabled(at::kCUDA, b)",
+	} {
+		if !strings.Contains(string(m), want) {
+			t.Errorf("patched main lacks %q:\n%s", want, m)
+		}
+	}
+	for _, gone := range []string{`#include "torch_api_generated.cpp.h"`, "at::autocast::is_enabled", "at::autocast::set_enabled"} {
+		if strings.Contains(string(m), gone) {
+			t.Errorf("patched main still has %q", gone)
+		}
+	}
+	// A gotch update that drops the calls must be noticed, not silently skipped.
+	if _, err := patchMain([]byte("#include \"torch_api_generated.cpp.h\"\n")); err == nil {
+		t.Error("patchMain accepted a torch_api.cpp without the autocast calls it rewrites")
+	}
+	// The real file patches cleanly.
+	real, err := os.ReadFile(filepath.Join("..", "..", gotchCsrc, "torch_api.cpp"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := patchMain(real); err != nil {
+		t.Fatal(err)
 	}
 }
 

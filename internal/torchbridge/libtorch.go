@@ -32,6 +32,7 @@ type Libtorch struct {
 	Version     string   // e.g. "1.13.1"
 	CXX11ABI    int      // value for _GLIBCXX_USE_CXX11_ABI
 	CUDA        bool     // libtorch_cuda.so is present
+	Std         string   // C++ standard its headers need (see CXXStd)
 }
 
 // DebianLibDir and DebianIncludeDir are where Debian's libtorch-dev installs.
@@ -65,12 +66,12 @@ func Locate(root string) (*Libtorch, error) {
 			return nil, fmt.Errorf("libtorch at %s: %s missing (%s): %w", lt.Root, lib, hint, err)
 		}
 	}
-	versionH := filepath.Join(lt.IncludeDirs[1], "torch/version.h")
-	v, err := headerVersion(versionH)
+	v, err := includeVersion(lt.IncludeDirs)
 	if err != nil {
 		return nil, err
 	}
 	lt.Version = v
+	lt.Std = requiredStd(lt.IncludeDirs)
 	if root == "" {
 		// Debian's headers say 1.13.0 for the 1.13.1 package; the package
 		// version is what users look up, so prefer it when dpkg knows it.
@@ -90,6 +91,65 @@ func Locate(root string) (*Libtorch, error) {
 }
 
 var versionDefine = regexp.MustCompile(`^#define TORCH_VERSION_(MAJOR|MINOR|PATCH) (\d+)`)
+
+// includeVersion finds the libtorch version in its headers. Since PyTorch
+// 2.10 the defines live in torch/headeronly/version.h and the old
+// torch/csrc/api/include/torch/version.h only #includes it, so both places
+// are read, the new one first.
+func includeVersion(includeDirs []string) (string, error) {
+	var candidates []string
+	for _, d := range includeDirs {
+		candidates = append(candidates, filepath.Join(d, "torch/headeronly/version.h"))
+	}
+	for _, d := range includeDirs {
+		candidates = append(candidates, filepath.Join(d, "torch/version.h"))
+	}
+	var errs []error
+	for _, c := range candidates {
+		if _, err := os.Stat(c); err != nil {
+			continue
+		}
+		v, err := headerVersion(c)
+		if err == nil {
+			return v, nil
+		}
+		errs = append(errs, err)
+	}
+	if len(errs) == 0 {
+		return "", fmt.Errorf("libtorch version header: none of %s exists", strings.Join(candidates, ", "))
+	}
+	return "", errors.Join(errs...)
+}
+
+// CXXStd is the C++ standard the bridge is compiled with: the minimum the
+// libtorch headers themselves demand. They say so in an #error guard
+// (c10/util/C++17.h: "__cplusplus < 201703L … You need C++17"); a header that
+// tests for 202002L means C++20. Every libtorch up to 2.11 asks for C++17
+// (1.13 has no guard and compiles as C++17 too), so that is the default.
+func (lt *Libtorch) CXXStd() string {
+	if lt.Std != "" {
+		return lt.Std
+	}
+	return "c++17"
+}
+
+// stdGuardFiles are the headers that carry libtorch's language-standard guard.
+var stdGuardFiles = []string{"c10/util/C++17.h", "c10/macros/Macros.h", "torch/headeronly/macros/Macros.h"}
+
+var cxx20Guard = regexp.MustCompile(`__cplusplus\s*<\s*202002L`)
+
+// requiredStd reads the standard guard from the headers under includeDirs.
+func requiredStd(includeDirs []string) string {
+	for _, d := range includeDirs {
+		for _, f := range stdGuardFiles {
+			b, err := os.ReadFile(filepath.Join(d, f))
+			if err == nil && cxx20Guard.Match(b) {
+				return "c++20"
+			}
+		}
+	}
+	return "c++17"
+}
 
 // headerVersion reads TORCH_VERSION_{MAJOR,MINOR,PATCH} from torch/version.h.
 func headerVersion(path string) (string, error) {

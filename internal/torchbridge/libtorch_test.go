@@ -1,6 +1,7 @@
 package torchbridge
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -71,5 +72,103 @@ func TestABIFromSymbols(t *testing.T) {
 				t.Fatalf("abiFromSymbols = %d, %v; want %d, %v", abi, ok, tc.abi, tc.decided)
 			}
 		})
+	}
+}
+
+// Since PyTorch 2.10 the version defines moved to torch/headeronly/version.h
+// and torch/csrc/api/include/torch/version.h only #includes it.
+func TestIncludeVersionLayouts(t *testing.T) {
+	const defines = "#define TORCH_VERSION_MAJOR 2\n#define TORCH_VERSION_MINOR %d\n#define TORCH_VERSION_PATCH 0\n"
+	tests := []struct {
+		name    string
+		files   map[string]string // relative to include/
+		want    string
+		wantErr string
+	}{
+		{"pre-2.10", map[string]string{"torch/csrc/api/include/torch/version.h": fmt.Sprintf(defines, 1)}, "2.1.0", ""},
+		{"2.11 redirect", map[string]string{
+			"torch/headeronly/version.h":             fmt.Sprintf(defines, 11),
+			"torch/csrc/api/include/torch/version.h": "#include <torch/headeronly/version.h>\n",
+		}, "2.11.0", ""},
+		{"redirect without target", map[string]string{"torch/csrc/api/include/torch/version.h": "#include <torch/headeronly/version.h>\n"}, "", "no TORCH_VERSION"},
+		{"no header", map[string]string{}, "", "none of"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			inc := filepath.Join(t.TempDir(), "include")
+			for rel, text := range tc.files {
+				p := filepath.Join(inc, rel)
+				if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got, err := includeVersion([]string{inc, filepath.Join(inc, "torch/csrc/api/include")})
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("includeVersion = %q, %v; want error containing %q", got, err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil || got != tc.want {
+				t.Fatalf("includeVersion = %q, %v; want %q", got, err, tc.want)
+			}
+		})
+	}
+}
+
+func TestRequiredStd(t *testing.T) {
+	tests := []struct {
+		name, guard, want string
+	}{
+		{"C++17 guard (1.x-2.11)", "#if __cplusplus < 201703L\n#error You need C++17 to compile PyTorch\n#endif\n", "c++17"},
+		{"C++20 guard", "#if !defined(_MSC_VER) && __cplusplus < 202002L\n#error You need C++20\n#endif\n", "c++20"},
+		{"no guard (Debian 1.13)", "", "c++17"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			inc := t.TempDir()
+			if tc.guard != "" {
+				p := filepath.Join(inc, "c10/util/C++17.h")
+				if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(p, []byte(tc.guard), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			lt := &Libtorch{Std: requiredStd([]string{inc})}
+			if got := lt.CXXStd(); got != tc.want {
+				t.Fatalf("CXXStd = %s, want %s", got, tc.want)
+			}
+		})
+	}
+}
+
+// build.json is found through the build/lib symlink, as doctor reads it.
+func TestReadBuildInfoThroughLink(t *testing.T) {
+	dir := t.TempDir()
+	cache := filepath.Join(dir, "bridge", "2.11.0-abc-cpu")
+	if err := os.MkdirAll(cache, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	lib := filepath.Join(cache, LibraryName)
+	os.WriteFile(lib, []byte("ELF"), 0o755)
+	os.WriteFile(filepath.Join(cache, "build.json"), []byte(`{"key":"abc","std":"c++17","cpu_only":true,"stubs":3}`), 0o644)
+	link := filepath.Join(dir, "lib", LibraryName)
+	if err := linkAtomic(lib, link); err != nil {
+		t.Fatal(err)
+	}
+	bi, err := ReadBuildInfo(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bi.Std != "c++17" || !bi.CPUOnly || bi.Stubs != 3 {
+		t.Fatalf("ReadBuildInfo = %+v", bi)
+	}
+	if _, err := ReadBuildInfo(filepath.Join(dir, "missing.so")); err == nil {
+		t.Fatal("ReadBuildInfo(missing) succeeded")
 	}
 }

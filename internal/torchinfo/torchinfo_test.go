@@ -1,6 +1,7 @@
 package torchinfo_test
 
 import (
+	"os"
 	"runtime"
 	"slices"
 	"strings"
@@ -133,4 +134,18 @@ func BenchmarkLinear(b *testing.B) {
 	}
 	// Two matmuls per step: x·w forward, xᵀ·dy for w's gradient (x needs none).
 	b.ReportMetric(float64(b.N)*2*2*32*128*768*768/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+}
+
+// make test-bridges runs the libtorch tests a second time with a bridge built
+// against a PyPI torch wheel (LD_LIBRARY_PATH ahead of the binary's RUNPATH);
+// it sets KILN_EXPECT_TORCH_VERSION so a silently loaded default bridge fails
+// instead of passing for the wrong libtorch.
+func TestLoadedBridgeVersion(t *testing.T) {
+	want := os.Getenv("KILN_EXPECT_TORCH_VERSION")
+	if want == "" {
+		t.Skip("KILN_EXPECT_TORCH_VERSION not set")
+	}
+	if got := torchinfo.Version(); got != want {
+		t.Fatalf("loaded bridge is for libtorch %s (from %s), want %s: check LD_LIBRARY_PATH", got, torchinfo.LibDir(), want)
+	}
 }

@@ -11,6 +11,11 @@
 source "$(dirname "$0")/lib.sh"
 
 command -v go >/dev/null || die "go is needed to run the bridge builder"
+# torch.sh records a CUDA torch it installed as build/libtorch; LIBTORCH wins.
+if [[ -z "${LIBTORCH:-}" && -L "$BUILD_DIR/libtorch" ]]; then
+	LIBTORCH="$(readlink -f "$BUILD_DIR/libtorch")"
+	export LIBTORCH
+fi
 cd "$REPO_ROOT"
 builder=(go run ./internal/torchbridge/cmd/kiln-bridge -repo "$REPO_ROOT" -cache "$KILN_CACHE")
 

@@ -5,6 +5,7 @@
 
 #include <ATen/Parallel.h>
 #include <ATen/autocast_mode.h>
+#include "kiln_compat.h"
 #include <ATen/Version.h>
 #include <torch/cuda.h>
 
@@ -56,11 +57,13 @@ char *kiln_show_config(void) {
 
 static thread_local std::string kiln_err;
 
-const char *kiln_last_error(void) { return kiln_err.c_str(); }
+// A stubbed kiln_* function (see kiln_stub_fail) reports through kiln_stub_err.
+const char *kiln_last_error(void) { return kiln_err.empty() ? kiln_stub_err.c_str() : kiln_err.c_str(); }
+
+static at::DeviceType autocast_device(int device) { return device == 1 ? at::kCUDA : at::kCPU; }
 
 int kiln_autocast_dtype(int device) {
-  return static_cast<int>(device == 1 ? at::autocast::get_autocast_gpu_dtype()
-                                      : at::autocast::get_autocast_cpu_dtype());
+  return static_cast<int>(kiln::autocast_dtype(autocast_device(device)));
 }
 
 int kiln_autocast_enter(int device, int dtype, int *prev_enabled, int *prev_dtype) {
@@ -70,16 +73,11 @@ int kiln_autocast_enter(int device, int dtype, int *prev_enabled, int *prev_dtyp
       kiln_err = "autocast dtype must be Half or BFloat16";
       return -1;
     }
-    *prev_dtype = kiln_autocast_dtype(device);
-    if (device == 1) {
-      *prev_enabled = at::autocast::is_enabled() ? 1 : 0;
-      at::autocast::set_autocast_gpu_dtype(st);
-      at::autocast::set_enabled(true);
-    } else {
-      *prev_enabled = at::autocast::is_cpu_enabled() ? 1 : 0;
-      at::autocast::set_autocast_cpu_dtype(st);
-      at::autocast::set_cpu_enabled(true);
-    }
+    auto d = autocast_device(device);
+    *prev_dtype = static_cast<int>(kiln::autocast_dtype(d));
+    *prev_enabled = kiln::autocast_is_enabled(d) ? 1 : 0;
+    kiln::autocast_set_dtype(d, st);
+    kiln::autocast_set_enabled(d, true);
     at::autocast::increment_nesting();
     return 0;
   } catch (const std::exception &e) {
@@ -91,14 +89,9 @@ int kiln_autocast_enter(int device, int dtype, int *prev_enabled, int *prev_dtyp
 int kiln_autocast_exit(int device, int prev_enabled, int prev_dtype) {
   try {
     if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
-    auto st = static_cast<at::ScalarType>(prev_dtype);
-    if (device == 1) {
-      at::autocast::set_enabled(prev_enabled != 0);
-      at::autocast::set_autocast_gpu_dtype(st);
-    } else {
-      at::autocast::set_cpu_enabled(prev_enabled != 0);
-      at::autocast::set_autocast_cpu_dtype(st);
-    }
+    auto d = autocast_device(device);
+    kiln::autocast_set_enabled(d, prev_enabled != 0);
+    kiln::autocast_set_dtype(d, static_cast<at::ScalarType>(prev_dtype));
     return 0;
   } catch (const std::exception &e) {
     kiln_err = e.what();

@@ -37,6 +37,7 @@ func run() error {
 		jobs     = flag.Int("jobs", 0, "parallel compiler processes (default: number of CPUs)")
 		asJSON   = flag.Bool("json", false, "print the result as JSON")
 		quiet    = flag.Bool("quiet", false, "no progress messages")
+		cpuOnly  = flag.Bool("cpu-only", false, "link only libtorch_cpu and libc10 (a CUDA wheel's bridge that runs on the CPU without the nvidia-* libraries)")
 	)
 	flag.Parse()
 	if *cache == "" {
@@ -58,7 +59,7 @@ func run() error {
 		level = slog.LevelWarn
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-	opts := torchbridge.Options{RepoRoot: *repo, Cache: *cache, Libtorch: *libtorch, Link: *link, Jobs: *jobs, Force: *force, Log: log}
+	opts := torchbridge.Options{RepoRoot: *repo, Cache: *cache, Libtorch: *libtorch, Link: *link, Jobs: *jobs, Force: *force, CPUOnly: *cpuOnly, Log: log}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
