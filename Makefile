@@ -24,7 +24,7 @@ TORCH_WHEEL_VERSION ?= 2.11.0
 WHEEL_LIBTORCH_DIR  := $(KILN_CACHE)/torch-$(TORCH_WHEEL_VERSION)-cpu
 WHEEL_BRIDGE_DIR    := $(KILN_CACHE)/bridge-pypi-$(TORCH_WHEEL_VERSION)
 
-.PHONY: setup build build-serve test test-go test-bridges test-gpu-kit gpu-bundle demo bench doctor clean fmt vet
+.PHONY: setup build build-serve test test-go test-notorch test-fuzz test-bridges test-gpu-kit gpu-bundle demo bench doctor clean fmt vet
 
 setup: ## install libtorch, ONNX Runtime, the reference Python env, the Node oracle; build the libtorch bridge
 	@scripts/setup.sh
@@ -36,7 +36,25 @@ build: setup ## bin/kiln (full) and bin/kiln-serve (serving path only, no libtor
 
 test: build ## all tests, parity references required
 	KILN_REQUIRE_REFS=1 KILN_BIN=$(CURDIR)/bin/kiln $(GO) test $(GOTESTFLAGS) ./...
-	@$(MAKE) --no-print-directory test-bridges test-gpu-kit
+	@$(MAKE) --no-print-directory test-notorch test-fuzz test-bridges test-gpu-kit
+
+# The libtorch-free build (bin/kiln-serve) is what a serving image ships:
+# vet all of it, and test the packages whose files differ under the tag
+# (cmd/kiln) or that make up the serving path, against bin/kiln-serve.
+test-notorch: build ## the serving build's tests (-tags notorch), against bin/kiln-serve
+	$(GO) vet -tags notorch ./...
+	KILN_REQUIRE_REFS=1 KILN_BIN=$(CURDIR)/bin/kiln-serve $(GO) test $(GOTESTFLAGS) -tags notorch \
+		./cmd/kiln ./serve/... ./modelio ./dataset ./deploy/...
+
+# Each fuzz target briefly beyond its seed corpus (the seeds run in every go test).
+FUZZTIME ?= 10s
+test-fuzz: ## run each fuzz target for $(FUZZTIME)
+	@set -e; for t in dataset:FuzzReadCSV dataset:FuzzReadTSV dataset:FuzzReadJSONL \
+		serve:FuzzRequestJSON serve:FuzzKServeRequest tokenizers:FuzzEncodeDecode; do \
+		echo "fuzz $${t#*:} ($(FUZZTIME))"; \
+		out=$$($(GO) test -tags notorch -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime $(FUZZTIME) -parallel 1 ./$${t%%:*} 2>&1) \
+			|| { echo "$$out"; exit 1; }; \
+	done
 
 test-bridges: ## the libtorch tests again against a bridge built from PyPI torch $(TORCH_WHEEL_VERSION) (cached)
 	@python3 scripts/setup/torchwheel.py --mode cpu --version $(TORCH_WHEEL_VERSION) --dest $(WHEEL_LIBTORCH_DIR) >/dev/null
