@@ -53,7 +53,7 @@ func (m *Model) wireDeberta() {
 	ln := func(name string) layerNorm { return layerNorm{p(name + ".weight"), p(name + ".bias")} }
 	base := models.BasePrefix(cfg.ModelType)
 	m.wordEmb = p(base + "embeddings.word_embeddings.weight")
-	m.posEmb = p(base + "embeddings.position_embeddings.weight")   // nil unless position_biased_input
+	m.posEmb = p(base + "embeddings.position_embeddings.weight")    // nil unless position_biased_input
 	m.typeEmb = p(base + "embeddings.token_type_embeddings.weight") // nil when type_vocab_size is 0
 	m.embLN = ln(base + "embeddings.LayerNorm")
 	m.deb = &debertaParts{embProj: p(base + "embeddings.embed_proj.weight"), relEmb: p(base + "encoder.rel_embeddings.weight")}
@@ -275,7 +275,7 @@ func (m *Model) disentangledBias(l *encoderLayer, q, k *ts.Tensor, ctx *fwdCtx, 
 			pq = *l.deb.posQuery
 		}
 		posQuery := proj(pq).MustTranspose(-1, -2, true) // [nh,d,2span]
-		att := k.MustMatmul(posQuery, false)              // [B,nh,S(key),2span]
+		att := k.MustMatmul(posQuery, false)             // [B,nh,S(key),2span]
 		posQuery.MustDrop()
 		ix := idx(ctx.deb.p2cIdx)
 		att = att.MustGather(-1, ix, false, true).MustTranspose(-1, -2, true)
