@@ -84,10 +84,11 @@ type Model struct {
 	embLN                    layerNorm
 	embProj                  *linear // ELECTRA embeddings_project
 	layers                   []encoderLayer
-	pooler                   *linear       // BERT pooler.dense
-	headDense                *linear       // roberta/electra classifier.dense, distilbert pre_classifier
-	headOut                  linear        // classifier / classifier.out_proj
-	deb                      *debertaParts // deberta-v2 only (deberta.go)
+	pooler                   *linear // BERT pooler.dense
+	headDense                *linear // roberta/electra classifier.dense, distilbert pre_classifier
+	headOut                  linear  // classifier / classifier.out_proj
+
+	deb *debertaParts // deberta-v2 only (deberta.go)
 
 	checkpointing bool
 	ckpt          *ckptState // pending recomputation from the last checkpointed forward
