@@ -2,9 +2,13 @@ package torch
 
 import (
 	"fmt"
+	"os/exec"
 	"path/filepath"
 	"testing"
 
+	"github.com/sugarme/gotch"
+
+	"github.com/kiln-ml/kiln/internal/testenv"
 	"github.com/kiln-ml/kiln/models"
 )
 
@@ -50,5 +54,87 @@ func TestRelativePositionBuckets(t *testing.T) {
 		if bad > 0 {
 			t.Errorf("buckets %d, max %d: %d of %d distances differ", b, m, bad, len(want))
 		}
+	}
+}
+
+// TestDebertaSaveLoadsInTransformers: a DeBERTa checkpoint kiln draws and
+// writes (config.json with every deberta-v2 field, model.safetensors) loads
+// in transformers' from_pretrained with no missing or unexpected keys and
+// gives kiln's logits (≤ parityTol).
+func TestDebertaSaveLoadsInTransformers(t *testing.T) {
+	dir := reference(t)
+	py := testenv.Python(t)
+	var args []string
+	type run struct {
+		m      *Model
+		in     refInputs
+		hfPath string
+	}
+	var runs []run
+	defer func() {
+		for _, r := range runs {
+			r.m.Free()
+		}
+	}()
+	cases := []string{"deberta_v3_xsmall", "deberta_v2_unshared", "deberta_v1style"}
+	for _, name := range cases {
+		cfg, err := models.LoadConfig(filepath.Join(dir, name, "st"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Pooling = models.PoolCLS // HF has no mean/max head
+		src, err := NewSeeded(cfg, gotch.CPU, 5)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tmp := t.TempDir()
+		ckpt := filepath.Join(tmp, "ckpt")
+		err = src.Save(ckpt)
+		src.Free()
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, rep, err := Load(ckpt, LoadOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ref, _, err := models.ReadSafetensors(filepath.Join(dir, name, "ref.safetensors"))
+		if err != nil {
+			m.Free()
+			t.Fatal(err)
+		}
+		runs = append(runs, run{m: m, in: inputsOf(t, ref), hfPath: filepath.Join(tmp, "hf.safetensors")})
+		if len(rep.Missing)+len(rep.Unexpected) > 0 {
+			t.Fatalf("%s: kiln reading its own checkpoint: %+v", name, rep)
+		}
+		inputs := models.StateDict{"input_ids": ref["input_ids"], "attention_mask": ref["attention_mask"]}
+		if tt, ok := ref["token_type_ids"]; ok {
+			inputs["token_type_ids"] = tt
+		}
+		in := filepath.Join(tmp, "inputs.safetensors")
+		if err := models.WriteSafetensors(in, inputs, nil); err != nil {
+			t.Fatal(err)
+		}
+		args = append(args, ckpt, in, runs[len(runs)-1].hfPath)
+	}
+	cmd := exec.Command(py, append([]string{filepath.Join("testdata", "reference.py"), "check"}, args...)...)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("transformers could not load kiln's DeBERTa checkpoints: %v\n%s", err, b)
+	}
+	for i, name := range cases {
+		r := runs[i]
+		hf, _, err := models.ReadSafetensors(r.hfPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var o *Output
+		NoGrad(func() { o, err = r.m.Forward(r.in.ids, r.in.mask, r.in.types, false) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := maxDiff(t, "logits", o.Logits, hf["logits"]); d > parityTol {
+			t.Errorf("%s: logits differ from transformers by %.3g > %g", name, d, parityTol)
+		}
+		o.Drop()
 	}
 }
