@@ -289,6 +289,7 @@ func tokenizerConfig(cfg *models.Config, tj *tokenizerJSON, special map[string]s
 	class := map[string]string{
 		models.TypeBERT: "BertTokenizer", models.TypeRoBERTa: "RobertaTokenizer",
 		models.TypeDistilBERT: "DistilBertTokenizer", models.TypeELECTRA: "ElectraTokenizer",
+		models.TypeDeBERTaV2: "DebertaV2Tokenizer",
 	}[cfg.ModelType]
 	maxLen := cfg.MaxPositionEmbeddings
 	if cfg.ModelType == models.TypeRoBERTa {

@@ -288,3 +288,27 @@ func debertaParamSpecs(cfg *Config) []ParamSpec {
 	lin("classifier", cfg.NumLabels(), H, true)
 	return ps
 }
+
+// AttIndex is where DeBERTa's disentangled attention reads the relative
+// embeddings for query/key distance rel = q - k (HF's c2p_pos and p2c_pos):
+// c2p = clamp(δ(rel) + span, 0, 2·span-1), p2c = clamp(-δ(rel) + span, …),
+// δ the (bucketed) RelativePosition.
+func (c *Config) AttIndex(rel int) (c2p, p2c int) {
+	span := c.AttSpan()
+	r := RelativePosition(rel, c.Deberta.PositionBuckets, c.MaxRelPositions())
+	return min(max(r+span, 0), 2*span-1), min(max(-r+span, 0), 2*span-1)
+}
+
+// AttIndexCap is a distance from which on AttIndex no longer changes
+// (both indices are clamped): distances can be clipped to ±AttIndexCap
+// before a table lookup, so a fixed table serves any sequence length.
+func (c *Config) AttIndexCap() int {
+	span := c.AttSpan()
+	for d := 1; ; d++ {
+		c2pPos, p2cPos := c.AttIndex(d)
+		c2pNeg, p2cNeg := c.AttIndex(-d)
+		if c2pPos == 2*span-1 && p2cPos == 0 && c2pNeg == 0 && p2cNeg == 2*span-1 {
+			return d // δ is monotone in |rel|, so every longer distance clamps too
+		}
+	}
+}

@@ -98,34 +98,22 @@ func (m *Model) newDebertaCtx(ctx *fwdCtx) {
 	k.MustDrop()
 	dc.rmask = pair.MustEq(ts.FloatScalar(0), true)
 	if cfg.Deberta.RelativeAttention {
-		span := int64(cfg.AttSpan())
-		rel := relativePositions(cfg, int(s))
-		c2p := make([]int64, s*s)
-		p2c := make([]int64, s*s)
-		for i, r := range rel {
-			c2p[i] = min(max(r+span, 0), 2*span-1)
-			p2c[i] = min(max(-r+span, 0), 2*span-1)
+		// Both indices depend on q-k only: one lookup per distance.
+		c2pOf, p2cOf := make([]int64, 2*s-1), make([]int64, 2*s-1)
+		for d := -(s - 1); d <= s-1; d++ {
+			c, p := cfg.AttIndex(int(d))
+			c2pOf[d+s-1], p2cOf[d+s-1] = int64(c), int64(p)
+		}
+		c2p, p2c := make([]int64, s*s), make([]int64, s*s)
+		for q := int64(0); q < s; q++ {
+			for k := int64(0); k < s; k++ {
+				c2p[q*s+k], p2c[q*s+k] = c2pOf[q-k+s-1], p2cOf[q-k+s-1]
+			}
 		}
 		dc.c2pIdx = ts.MustOfSlice(c2p).MustView([]int64{s, s}, true).MustTo(m.dev, true)
 		dc.p2cIdx = ts.MustOfSlice(p2c).MustView([]int64{s, s}, true).MustTo(m.dev, true)
 	}
 	ctx.deb = dc
-}
-
-// relativePositions is build_relative_position(s, s) flattened row-major:
-// entry q*s+k is the (bucketed) distance q-k.
-func relativePositions(cfg *models.Config, s int) []int64 {
-	byDist := make([]int64, 2*s-1) // distance d at index d+s-1
-	for d := -(s - 1); d <= s-1; d++ {
-		byDist[d+s-1] = int64(models.RelativePosition(d, cfg.Deberta.PositionBuckets, cfg.MaxRelPositions()))
-	}
-	out := make([]int64, s*s)
-	for q := 0; q < s; q++ {
-		for k := 0; k < s; k++ {
-			out[q*s+k] = byDist[q-k+s-1]
-		}
-	}
-	return out
 }
 
 // debertaEmbeddings is DebertaV2Embeddings: word (+ absolute position when
