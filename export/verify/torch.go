@@ -122,7 +122,7 @@ func (t *Torch) forward(b export.Batch) (*export.RefOutput, error) {
 			return nil, fmt.Errorf("verify: last_hidden_state: %w", err)
 		}
 	}
-	if o.Pooled != nil && t.model.Config.ModelType != models.TypeBERT {
+	if o.Pooled != nil && t.model.Config.ModelType != models.TypeBERT && t.model.Config.ModelType != models.TypeDeBERTaV2 {
 		if res.Pooled, _, err = mtorch.Float32Values(o.Pooled); err != nil {
 			return nil, fmt.Errorf("verify: pooled: %w", err)
 		}
