@@ -29,6 +29,8 @@ type tinySpec struct {
 	labels  []string
 	vocab   int // 0 = the tokenizer's; smaller makes ONNX Runtime fail on ids past it
 	maxPos  int
+	// config, when set, replaces the tiny BERT (deberta_test.go).
+	config func() *models.Config
 }
 
 var tinySpecs = map[string]tinySpec{
@@ -38,6 +40,7 @@ var tinySpecs = map[string]tinySpec{
 	// Ids of common words ("the" 1996, "a" 1037) are below 3000, "movie"
 	// (3185) is not: feeding it makes ONNX Runtime's Gather fail.
 	"smallvocab": {problem: models.ProblemSingleLabel, labels: []string{"neg", "pos"}, vocab: 3000, maxPos: 64},
+	"deberta-v3": {problem: models.ProblemSingleLabel, labels: []string{"human", "ai"}, maxPos: 64, config: tinyDebertaV3},
 }
 
 var (
@@ -82,6 +85,9 @@ func tinyModel(t *testing.T, name string) string {
 		t.Fatal(err)
 	}
 	cfg := models.DefaultConfig(models.TypeBERT)
+	if spec.config != nil {
+		cfg = spec.config()
+	}
 	cfg.HiddenSize, cfg.NumHiddenLayers, cfg.NumAttentionHeads, cfg.IntermediateSize = 32, 2, 4, 48
 	cfg.MaxPositionEmbeddings = spec.maxPos
 	if spec.vocab > 0 {
