@@ -129,3 +129,36 @@ func TestDebertaConfigRoundTrip(t *testing.T) {
 		t.Error("wrote BERT's classifier_dropout for deberta")
 	}
 }
+
+// A microsoft/deberta-v3-* pre-training checkpoint (encoder, MLM head
+// lm_predictions.*, RTD head mask_predictions.*, a position table v3 does
+// not use, the position_ids buffer) normalises to the encoder with only
+// the classification head missing, as transformers loads it.
+func TestDebertaPretrainingCheckpointKeys(t *testing.T) {
+	cfg, err := ParseConfig([]byte(debertaV3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sd := StateDict{}
+	one := Tensor{DType: "F32", Shape: []int64{1}, Data: make([]byte, 4)}
+	for _, s := range ParamSpecs(cfg) {
+		if !IsHeadParam(cfg.ModelType, s.Name) {
+			sd[s.Name] = one
+		}
+	}
+	for _, k := range []string{"lm_predictions.lm_head.dense.weight", "lm_predictions.lm_head.LayerNorm.weight",
+		"lm_predictions.lm_head.bias", "mask_predictions.dense.weight", "mask_predictions.classifier.weight",
+		"deberta.embeddings.position_embeddings.weight", "deberta.embeddings.position_ids"} {
+		sd[k] = one
+	}
+	_, rep := NormalizeStateDict(cfg, sd)
+	if len(rep.Unexpected) > 0 {
+		t.Errorf("unexpected: %v", rep.Unexpected)
+	}
+	if len(rep.Dropped) != 7 {
+		t.Errorf("dropped %v, want the 7 pre-training/buffer keys", rep.Dropped)
+	}
+	if !rep.MissingOnlyHead(cfg.ModelType) || len(rep.Missing) != 4 {
+		t.Errorf("missing %v, want pooler.dense and classifier only", rep.Missing)
+	}
+}
