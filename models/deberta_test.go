@@ -15,92 +15,68 @@ const debertaV3 = `{"model_type":"deberta-v2","hidden_size":64,"num_hidden_layer
 
 func debertaWith(kv string) string { return strings.TrimSuffix(debertaV3, "}") + "," + kv + "}" }
 
-func TestParseDebertaConfig(t *testing.T) {
-	cases := []struct {
-		name    string
-		json    string
-		check   func(t *testing.T, c *Config)
-		wantErr string
-	}{
-		{name: "v3", json: debertaV3, check: func(t *testing.T, c *Config) {
-			d := c.Deberta
-			if !d.RelativeAttention || !d.ShareAttKey || d.PositionBiasedInput || d.NormRelEbd != "layer_norm" ||
-				!d.HasPosAtt("c2p") || !d.HasPosAtt("p2c") || c.AttSpan() != 256 || c.MaxRelPositions() != 512 ||
-				c.ScaleFactor() != 3 || c.TypeVocabSize != 0 || c.LayerNormEps != 1e-7 {
-				t.Errorf("got %+v", c)
+// debertaParseCases run in TestParseConfig.
+var debertaParseCases = []parseCase{
+	{name: "deberta v3", json: debertaV3, check: func(t *testing.T, c *Config) {
+		d := c.Deberta
+		if !d.RelativeAttention || !d.ShareAttKey || d.PositionBiasedInput || d.NormRelEbd != "layer_norm" ||
+			!d.HasPosAtt("c2p") || !d.HasPosAtt("p2c") || c.AttSpan() != 256 || c.MaxRelPositions() != 512 ||
+			c.ScaleFactor() != 3 || c.TypeVocabSize != 0 || c.LayerNormEps != 1e-7 {
+			t.Errorf("got %+v", c)
+		}
+		if _, ok := c.Extra["share_att_key"]; ok {
+			t.Error("interpreted deberta keys must not be kept in Extra")
+		}
+		names := map[string]bool{}
+		for _, s := range ParamSpecs(c) {
+			names[s.Name] = true
+		}
+		for _, n := range []string{"deberta.encoder.rel_embeddings.weight", "deberta.encoder.LayerNorm.weight",
+			"deberta.encoder.layer.1.attention.self.query_proj.bias", "pooler.dense.weight", "classifier.bias"} {
+			if !names[n] {
+				t.Errorf("ParamSpecs lacks %s", n)
 			}
-			if _, ok := c.Extra["share_att_key"]; ok {
-				t.Error("interpreted deberta keys must not be kept in Extra")
+		}
+		for _, n := range []string{"deberta.embeddings.position_embeddings.weight", "deberta.embeddings.token_type_embeddings.weight",
+			"deberta.encoder.layer.0.attention.self.pos_key_proj.weight"} {
+			if names[n] {
+				t.Errorf("ParamSpecs has %s, which this config does not", n)
 			}
-			names := map[string]bool{}
-			for _, s := range ParamSpecs(c) {
-				names[s.Name] = true
+		}
+	}},
+	{name: "deberta HF defaults", json: `{"model_type":"deberta-v2","hidden_size":32,"num_attention_heads":4,"vocab_size":50}`, check: func(t *testing.T, c *Config) {
+		d := c.Deberta
+		if d.RelativeAttention || !d.PositionBiasedInput || d.PosAttType != nil || d.NormRelEbd != "none" || d.PoolerHiddenAct != "gelu" || c.ScaleFactor() != 1 {
+			t.Errorf("got %+v", d)
+		}
+	}},
+	{name: "old pos_att_type string", json: debertaWith(`"pos_att_type":"C2P|p2c","share_att_key":false`), check: func(t *testing.T, c *Config) {
+		if !slices.Equal(c.Deberta.PosAttType, []string{"c2p", "p2c"}) {
+			t.Errorf("pos_att_type %v", c.Deberta.PosAttType)
+		}
+		n := 0
+		for _, s := range ParamSpecs(c) {
+			if strings.Contains(s.Name, "pos_key_proj") || strings.Contains(s.Name, "pos_query_proj") {
+				n++
 			}
-			for _, n := range []string{"deberta.encoder.rel_embeddings.weight", "deberta.encoder.LayerNorm.weight",
-				"deberta.encoder.layer.1.attention.self.query_proj.bias", "pooler.dense.weight", "classifier.bias"} {
-				if !names[n] {
-					t.Errorf("ParamSpecs lacks %s", n)
-				}
-			}
-			for _, n := range []string{"deberta.embeddings.position_embeddings.weight", "deberta.embeddings.token_type_embeddings.weight",
-				"deberta.encoder.layer.0.attention.self.pos_key_proj.weight"} {
-				if names[n] {
-					t.Errorf("ParamSpecs has %s, which this config does not", n)
-				}
-			}
-		}},
-		{name: "HF defaults", json: `{"model_type":"deberta-v2","hidden_size":32,"num_attention_heads":4,"vocab_size":50}`, check: func(t *testing.T, c *Config) {
-			d := c.Deberta
-			if d.RelativeAttention || !d.PositionBiasedInput || d.PosAttType != nil || d.NormRelEbd != "none" || d.PoolerHiddenAct != "gelu" || c.ScaleFactor() != 1 {
-				t.Errorf("got %+v", d)
-			}
-		}},
-		{name: "old pos_att_type string", json: debertaWith(`"pos_att_type":"C2P|p2c","share_att_key":false`), check: func(t *testing.T, c *Config) {
-			if !slices.Equal(c.Deberta.PosAttType, []string{"c2p", "p2c"}) {
-				t.Errorf("pos_att_type %v", c.Deberta.PosAttType)
-			}
-			n := 0
-			for _, s := range ParamSpecs(c) {
-				if strings.Contains(s.Name, "pos_key_proj") || strings.Contains(s.Name, "pos_query_proj") {
-					n++
-				}
-			}
-			if n != 2*2*2 {
-				t.Errorf("%d pos_*_proj tensors, want 8 (2 layers × 2 projections × weight+bias)", n)
-			}
-		}},
-		{name: "cls_dropout", json: debertaWith(`"cls_dropout":0.3`), check: func(t *testing.T, c *Config) {
-			if c.ClassifierDropoutProb() != 0.3 {
-				t.Errorf("classifier dropout %v", c.ClassifierDropoutProb())
-			}
-		}},
-		{name: "conv layer", json: debertaWith(`"conv_kernel_size":3`), wantErr: "conv_kernel_size"},
-		{name: "pooler size", json: debertaWith(`"pooler_hidden_size":32`), wantErr: "pooler_hidden_size"},
-		{name: "head size", json: debertaWith(`"attention_head_size":8`), wantErr: "attention_head_size"},
-		{name: "norm_rel_ebd", json: debertaWith(`"norm_rel_ebd":"batch_norm"`), wantErr: "norm_rel_ebd"},
-		{name: "pos_att_type", json: debertaWith(`"pos_att_type":["c2c"]`), wantErr: "pos_att_type"},
-		{name: "pooler act", json: debertaWith(`"pooler_hidden_act":"swish"`), wantErr: "pooler_hidden_act"},
-		{name: "buckets vs max", json: debertaWith(`"max_relative_positions":100`), wantErr: "max_relative_positions"},
-		{name: "pos_att_type type", json: debertaWith(`"pos_att_type":3`), wantErr: "pos_att_type"},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			c, err := ParseConfig([]byte(tc.json))
-			if err == nil {
-				err = c.Validate()
-			}
-			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("err = %v, want one naming %q", err, tc.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			tc.check(t, c)
-		})
-	}
+		}
+		if n != 2*2*2 {
+			t.Errorf("%d pos_*_proj tensors, want 8 (2 layers × 2 projections × weight+bias)", n)
+		}
+	}},
+	{name: "cls_dropout", json: debertaWith(`"cls_dropout":0.3`), check: func(t *testing.T, c *Config) {
+		if c.ClassifierDropoutProb() != 0.3 {
+			t.Errorf("classifier dropout %v", c.ClassifierDropoutProb())
+		}
+	}},
+	{name: "conv layer", json: debertaWith(`"conv_kernel_size":3`), wantErr: "conv_kernel_size"},
+	{name: "pooler size", json: debertaWith(`"pooler_hidden_size":32`), wantErr: "pooler_hidden_size"},
+	{name: "head size", json: debertaWith(`"attention_head_size":8`), wantErr: "attention_head_size"},
+	{name: "norm_rel_ebd", json: debertaWith(`"norm_rel_ebd":"batch_norm"`), wantErr: "norm_rel_ebd"},
+	{name: "pos_att_type", json: debertaWith(`"pos_att_type":["c2c"]`), wantErr: "pos_att_type"},
+	{name: "pooler act", json: debertaWith(`"pooler_hidden_act":"swish"`), wantErr: "pooler_hidden_act"},
+	{name: "buckets vs max", json: debertaWith(`"max_relative_positions":100`), wantErr: "max_relative_positions"},
+	{name: "pos_att_type type", json: debertaWith(`"pos_att_type":3`), wantErr: "pos_att_type"},
 }
 
 // A saved deberta config reads back identical (HF's keys, not BERT's).

@@ -203,17 +203,7 @@ func (m *Model) debertaLayerForward(l *encoderLayer, x *ts.Tensor, ctx *fwdCtx) 
 	c := probs.MustMatmul(v, true)
 	v.MustDrop()
 	c = c.MustPermute([]int64{0, 2, 1, 3}, true).MustContiguous(true).MustView([]int64{b, s, H}, true)
-	a := consume(l.attnOut.forward(c), c)
-	a = m.dropout(a, cfg.HiddenDropoutProb, ctx.train)
-	a = a.MustAdd(x, true)
-	a = consume(m.layerNorm(a, l.attnLN, cfg.LayerNormEps), a)
-	i := l.ffnIn.forward(a)
-	i = consume(m.activation(i), i)
-	o := consume(l.ffnOut.forward(i), i)
-	o = m.dropout(o, cfg.HiddenDropoutProb, ctx.train)
-	o = o.MustAdd(a, true)
-	a.MustDrop()
-	return consume(m.layerNorm(o, l.outLN, cfg.LayerNormEps), o)
+	return m.layerOutput(l, c, x, ctx)
 }
 
 // disentangledBias is disentangled_attention_bias: the content→position

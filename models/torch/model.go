@@ -556,6 +556,15 @@ func (m *Model) layerForward(l *encoderLayer, x *ts.Tensor, ctx *fwdCtx) *ts.Ten
 	c = c.MustPermute([]int64{0, 2, 1, 3}, true)
 	c = c.MustContiguous(true)
 	c = c.MustView([]int64{b, s, H}, true)
+	return m.layerOutput(l, c, x, ctx)
+}
+
+// layerOutput is the rest of a post-LN layer after the attention heads are
+// merged into c [B,S,H]: output projection, residual and LayerNorm, then
+// the feed-forward block with its residual and LayerNorm (BERT's
+// SelfOutput, Intermediate and Output; DeBERTa's are the same).
+func (m *Model) layerOutput(l *encoderLayer, c, x *ts.Tensor, ctx *fwdCtx) *ts.Tensor {
+	cfg := m.Config
 	a := consume(l.attnOut.forward(c), c)
 	a = m.dropout(a, cfg.HiddenDropoutProb, ctx.train)
 	a = a.MustAdd(x, true)
