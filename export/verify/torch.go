@@ -59,7 +59,8 @@ func (t *Torch) Close() {
 }
 
 // Forward runs the libtorch model on one batch without autograd.
-// models/torch's Pooled is BERT's pooler output (dense+tanh) while the ONNX
+// models/torch's Pooled is BERT's pooler output (dense+tanh), DeBERTa's
+// ContextPooler output (dense+pooler_hidden_act), while the ONNX
 // "pooled" output is the feature before any head layer, so Pooled is only
 // reported for the architectures where the two coincide.
 func (t *Torch) Forward(ctx context.Context, b export.Batch) (*export.RefOutput, error) {

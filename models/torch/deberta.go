@@ -197,7 +197,7 @@ func (m *Model) debertaLayerForward(l *encoderLayer, x *ts.Tensor, ctx *fwdCtx) 
 	// zero the masked probabilities (rows of padding queries become 0).
 	fill := ts.FloatScalar(dtypeMin(scores.DType()))
 	scores = scores.MustMaskedFill(ctx.deb.rmask, fill, true)
-	probs := scores.MustSoftmax(-1, scores.DType(), true)
+	probs := scores.MustSoftmax(-1, gotch.Float, true) // float32 under autocast too, as the BERT path
 	probs = probs.MustMaskedFill(ctx.deb.rmask, ts.FloatScalar(0), true)
 	probs = m.dropout(probs, cfg.AttentionProbsDropoutProb, ctx.train)
 	c := probs.MustMatmul(v, true)

@@ -40,7 +40,8 @@ type NamedParameter struct {
 type Output struct {
 	LastHiddenState *ts.Tensor // [B, S, H]
 	// Pooled is the vector the classification head starts from: BERT's
-	// pooler output (dense+tanh over the cls/mean/max feature); for the other
+	// pooler output (dense+tanh over the cls/mean/max feature), DeBERTa's
+	// ContextPooler output (dense+pooler_hidden_act); for the other
 	// architectures the cls/mean/max feature itself. [B, H]
 	Pooled *ts.Tensor
 	Logits *ts.Tensor // [B, NumLabels]
