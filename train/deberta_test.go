@@ -3,7 +3,11 @@ package train
 import (
 	"context"
 	"math"
+	"path/filepath"
+	"strings"
 	"testing"
+
+	"github.com/kiln-ml/kiln/models"
 )
 
 // A DeBERTa-v3-shaped model (relative attention with log buckets, shared
@@ -59,5 +63,76 @@ func TestDebertaTrainsFP32AndBF16(t *testing.T) {
 	}
 	if maxCkpt > 1e-5 {
 		t.Errorf("gradient checkpointing changed the losses by %.3g > 1e-5", maxCkpt)
+	}
+}
+
+// Fine-tuning a pre-trained DeBERTa-v3 checkpoint as microsoft ships them:
+// encoder weights under deberta.*, the MLM and replaced-token-detection
+// heads (lm_predictions.*, mask_predictions.*), no classification head.
+// The run drops the pre-training heads, initialises pooler and classifier
+// fresh for the data's labels, trains, and saves a
+// DebertaV2ForSequenceClassification checkpoint.
+func TestDebertaFineTunesPretrainedCheckpoint(t *testing.T) {
+	cfg, err := models.LoadConfig("testdata/tiny-deberta-v3.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sd, err := models.InitStateDict(cfg, 3, "F32")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name := range sd {
+		if models.IsHeadParam(cfg.ModelType, name) {
+			delete(sd, name)
+		}
+	}
+	H := int64(cfg.HiddenSize)
+	for name, shape := range map[string][]int64{
+		"lm_predictions.lm_head.dense.weight": {H, H}, "lm_predictions.lm_head.bias": {int64(cfg.VocabSize)},
+		"mask_predictions.dense.weight": {H, H}, "mask_predictions.classifier.weight": {1, H},
+	} {
+		n := int64(1)
+		for _, d := range shape {
+			n *= d
+		}
+		if sd[name], err = models.FromFloat32s("F32", shape, make([]float32, n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	base := t.TempDir()
+	cfg.Architectures = []string{"DebertaV2ForMaskedLM"}
+	if err := cfg.Save(base); err != nil {
+		t.Fatal(err)
+	}
+	if err := models.WriteSafetensors(filepath.Join(base, "model.safetensors"), sd, nil); err != nil {
+		t.Fatal(err)
+	}
+	tc := tinyConfig(t, smallSST2(t, 64), t.TempDir())
+	tc.Model, tc.MaxSteps, tc.BatchSize = base, 3, 16
+	res, err := Run(context.Background(), tc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.State.GlobalStep != 3 {
+		t.Fatalf("%d steps, want 3", res.State.GlobalStep)
+	}
+	out, err := models.LoadConfig(tc.OutputDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.ModelType != models.TypeDeBERTaV2 || out.NumLabels() != 2 || !out.Deberta.RelativeAttention ||
+		len(out.Architectures) != 1 || out.Architectures[0] != "DebertaV2ForSequenceClassification" {
+		t.Errorf("saved config: %+v", out)
+	}
+	saved := finalParams(t, tc.OutputDir)
+	for _, name := range []string{"pooler.dense.weight", "classifier.weight", "deberta.encoder.rel_embeddings.weight"} {
+		if _, ok := saved[name]; !ok {
+			t.Errorf("saved checkpoint lacks %s", name)
+		}
+	}
+	for name := range saved {
+		if strings.HasPrefix(name, "lm_predictions.") || strings.HasPrefix(name, "mask_predictions.") {
+			t.Errorf("pre-training head %s kept in the fine-tuned checkpoint", name)
+		}
 	}
 }
