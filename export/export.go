@@ -160,7 +160,7 @@ func Export(ctx context.Context, srcDir, outDir string, opts Options) (*Report, 
 	rep := &Report{
 		OutDir: outDir, Source: srcDir, ModelType: cfg.ModelType, Pooling: cfg.Pooling,
 		Opset: opts.Opset, DType: opts.DType, Optimized: opts.Optimize, Outputs: outputs,
-		LastLayerFirstToken: firstTokenOnly(cfg.Pooling, outputs), Nodes: len(b.g.Node), Initializers: len(b.g.Initializer), OpCounts: map[string]int{},
+		LastLayerFirstToken: firstTokenOnly(cfg.Pooling, outputs) && cfg.ModelType != models.TypeDeBERTaV2, Nodes: len(b.g.Node), Initializers: len(b.g.Initializer), OpCounts: map[string]int{},
 		Unused: unusedWeights(sd, b.used), Dropped: keys.Dropped,
 	}
 	for _, in := range b.g.Input {

@@ -40,6 +40,8 @@ func archFor(cfg *models.Config, sd models.StateDict) (arch, error) {
 			a.robertaPos = true
 			a.tokenTypes = cfg.TypeVocabSize > 1
 		}
+	case models.TypeDeBERTaV2:
+		a = debertaArch(cfg)
 	case models.TypeDistilBERT:
 		a = arch{
 			prefix: "distilbert.", layer: "transformer.layer.%d.",
@@ -48,7 +50,7 @@ func archFor(cfg *models.Config, sd models.StateDict) (arch, error) {
 			distilScaling: true,
 		}
 	default:
-		return a, fmt.Errorf("model_type %q cannot be exported (supported: bert, roberta, distilbert, electra)", cfg.ModelType)
+		return a, fmt.Errorf("model_type %q cannot be exported (supported: bert, roberta, distilbert, electra, deberta-v2)", cfg.ModelType)
 	}
 	if _, ok := sd[a.prefix+"embeddings.word_embeddings.weight"]; !ok {
 		if _, bare := sd["embeddings.word_embeddings.weight"]; bare {
@@ -113,6 +115,12 @@ func buildGraph(s graphSpec) (*builder, arch, error) {
 		b.g.Input = append(b.g.Input, valueInfo(TokenTypeIDs, onnxpb.TensorProto_INT64, AxisBatch, AxisSequence))
 	}
 
+	if cfg.ModelType == models.TypeDeBERTaV2 {
+		if s.optimized {
+			return nil, a, fmt.Errorf("--optimize is not available for deberta-v2 (ONNX Runtime has no fused disentangled attention): export the plain graph")
+		}
+		return b, a, b.outputs(s, b.debertaEncoder(cfg, a), H)
+	}
 	var x string
 	if s.optimized && !s.fp16 {
 		x = b.fusedEmbeddings(cfg, a, E)
@@ -144,8 +152,13 @@ func buildGraph(s graphSpec) (*builder, arch, error) {
 			x = b.plainLayer(x, additive, p, a, cfg, H, heads, firstOnly && i == last)
 		}
 	}
-	hidden := x
+	return b, a, b.outputs(s, x, H)
+}
 
+// outputs pools the last hidden state, applies the head and names the
+// requested graph outputs.
+func (b *builder) outputs(s graphSpec, hidden string, H int64) error {
+	cfg := s.cfg
 	pooled := b.pool(hidden, cfg.Pooling)
 	produced := map[string]string{OutputLastHiddenState: hidden, OutputPooled: pooled}
 	for _, o := range s.outputs {
@@ -172,7 +185,7 @@ func buildGraph(s graphSpec) (*builder, arch, error) {
 			b.g.Output = append(b.g.Output, valueInfo(o, onnxpb.TensorProto_FLOAT, AxisBatch, H))
 		}
 	}
-	return b, a, b.err
+	return b.err
 }
 
 func strPtr(s string) *string { return &s }
@@ -324,6 +337,8 @@ func (b *builder) pool(hidden, pooling string) string {
 func (b *builder) head(pooled string, cfg *models.Config, H int64, optimized bool) string {
 	L := int64(cfg.NumLabels())
 	switch cfg.ModelType {
+	case models.TypeDeBERTaV2:
+		return b.debertaHead(pooled, cfg, H)
 	case models.TypeRoBERTa:
 		h := b.node("Tanh", []string{b.linear(pooled, "classifier.dense", H, H, optimized)})
 		return b.linear(h, "classifier.out_proj", H, L, optimized)

@@ -24,7 +24,10 @@ import (
 func TestMatchesOptimum(t *testing.T) {
 	initORT(t)
 	py := testenv.Python(t)
-	archs := []string{"bert", "roberta", "distilbert"}
+	// deberta: DeBERTa-v3's options (log buckets reached by the longer
+	// batches, shared position keys, no token types); deberta-v2: separate
+	// position projections, token types, absolute positions, tanh pooler.
+	archs := []string{"bert", "roberta", "distilbert", "deberta", "deberta-v2"}
 	srcs, optDirs, ourDirs := map[string]string{}, map[string]string{}, map[string]string{}
 	args := []string{filepath.Join("testdata", "optimum_export.py")}
 	for _, arch := range archs {
@@ -56,7 +59,7 @@ func TestMatchesOptimum(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			hasTT := arch == "bert"
+			hasTT := arch == "bert" || arch == "deberta-v2"
 			rng := rand.New(rand.NewPCG(1, 2))
 			worst := 0.0
 			for _, shape := range [][2]int{{1, 5}, {7, 64}, {16, 200}} {

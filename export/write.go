@@ -125,6 +125,7 @@ func writeTokenizer(src, dir string, cfg *models.Config) ([]string, string, erro
 	class := map[string]string{
 		models.TypeBERT: "BertTokenizer", models.TypeRoBERTa: "RobertaTokenizer",
 		models.TypeDistilBERT: "DistilBertTokenizer", models.TypeELECTRA: "ElectraTokenizer",
+		models.TypeDeBERTaV2: "DebertaV2Tokenizer",
 	}[cfg.ModelType]
 	maxLen := cfg.MaxPositionEmbeddings
 	if cfg.ModelType == models.TypeRoBERTa {

@@ -21,6 +21,7 @@ const (
 	TypeRoBERTa    = "roberta"
 	TypeDistilBERT = "distilbert"
 	TypeELECTRA    = "electra"
+	// TypeDeBERTaV2 is in deberta.go.
 )
 
 // Pooling strategies (kiln extension "pooling" in config.json). "cls" is
@@ -53,7 +54,7 @@ type Config struct {
 	TypeVocabSize             int
 	VocabSize                 int
 	PadTokenID                int
-	EmbeddingSize             int // ELECTRA: width of the embeddings, projected to HiddenSize when different
+	EmbeddingSize             int // ELECTRA, DeBERTa: width of the embeddings, projected to HiddenSize when different
 	HiddenAct                 string
 	LayerNormEps              float64
 	HiddenDropoutProb         float64
@@ -68,6 +69,9 @@ type Config struct {
 
 	// SinusoidalPosEmbds is DistilBERT's fixed sinusoidal position table.
 	SinusoidalPosEmbds bool
+
+	// Deberta holds the deberta-v2 fields (zero for the other types).
+	Deberta DebertaOptions
 
 	// Extra keeps every key kiln does not interpret (transformers_version,
 	// bos_token_id, …) so that a load/save round trip loses nothing.
@@ -126,6 +130,8 @@ func DefaultConfig(modelType string) *Config {
 		c.ClassifierDropout = &d
 	case TypeELECTRA:
 		c.HiddenSize, c.NumHiddenLayers, c.NumAttentionHeads, c.IntermediateSize, c.EmbeddingSize = 256, 12, 4, 1024, 128
+	case TypeDeBERTaV2:
+		defaultDeberta(c)
 	}
 	c.SetNumLabels(2)
 	return c
@@ -159,7 +165,7 @@ func ParseConfig(data []byte) (*Config, error) {
 		return nil, err
 	}
 	if mt == "" {
-		return nil, fmt.Errorf(`config.json: "model_type" is missing (want one of bert, roberta, distilbert, electra)`)
+		return nil, fmt.Errorf(`config.json: "model_type" is missing (want one of bert, roberta, distilbert, electra, deberta-v2)`)
 	}
 	c := DefaultConfig(mt)
 	keys := bertKeys
@@ -186,8 +192,11 @@ func ParseConfig(data []byte) (*Config, error) {
 		}
 	}
 	dropKey := "classifier_dropout"
-	if mt == TypeDistilBERT {
+	switch mt {
+	case TypeDistilBERT:
 		dropKey = "seq_classif_dropout"
+	case TypeDeBERTaV2:
+		dropKey = "cls_dropout"
 	}
 	if v, ok := raw[dropKey]; ok && string(v) != "null" {
 		var d float64
@@ -200,10 +209,15 @@ func ParseConfig(data []byte) (*Config, error) {
 		c.LayerNormEps = 1e-12 // fixed in HF's DistilBERT, not configurable
 		c.TypeVocabSize = 0
 	}
-	if mt == TypeELECTRA && c.EmbeddingSize == 0 {
+	if (mt == TypeELECTRA || mt == TypeDeBERTaV2) && c.EmbeddingSize == 0 {
 		c.EmbeddingSize = c.HiddenSize
 	}
-	if mt != TypeELECTRA {
+	if mt == TypeDeBERTaV2 {
+		if err := parseDeberta(raw, c); err != nil {
+			return nil, err
+		}
+	}
+	if mt != TypeELECTRA && mt != TypeDeBERTaV2 {
 		c.EmbeddingSize = 0 // same as hidden_size
 	}
 	var id2label map[string]string
@@ -241,7 +255,7 @@ func ParseConfig(data []byte) (*Config, error) {
 	}
 	c.Extra = map[string]json.RawMessage{}
 	for k, v := range raw {
-		if !interpreted[k] {
+		if !interpreted[k] && !(mt == TypeDeBERTaV2 && debertaKeys[k]) {
 			c.Extra[k] = v
 		}
 	}
@@ -320,8 +334,12 @@ var SupportedActivations = []string{"gelu", "gelu_new", "gelu_pytorch_tanh", "re
 func (c *Config) Validate() error {
 	switch c.ModelType {
 	case TypeBERT, TypeRoBERTa, TypeDistilBERT, TypeELECTRA:
+	case TypeDeBERTaV2:
+		if err := validateDeberta(c); err != nil {
+			return err
+		}
 	default:
-		return fmt.Errorf("config: model_type %q is not supported (supported: bert, roberta, distilbert, electra)", c.ModelType)
+		return fmt.Errorf("config: model_type %q is not supported (supported: bert, roberta, distilbert, electra, deberta-v2)", c.ModelType)
 	}
 	ok := false
 	for _, a := range SupportedActivations {
@@ -369,7 +387,7 @@ func (c *Config) Validate() error {
 	if c.HiddenSize%c.NumAttentionHeads != 0 {
 		return fmt.Errorf("config: hidden_size %d is not a multiple of num_attention_heads %d", c.HiddenSize, c.NumAttentionHeads)
 	}
-	if c.ModelType != TypeDistilBERT && c.TypeVocabSize <= 0 {
+	if c.ModelType != TypeDistilBERT && c.ModelType != TypeDeBERTaV2 && c.TypeVocabSize <= 0 {
 		return fmt.Errorf("config: type_vocab_size must be positive, got %d", c.TypeVocabSize)
 	}
 	if c.PadTokenID < 0 || c.PadTokenID >= c.VocabSize {
@@ -378,8 +396,8 @@ func (c *Config) Validate() error {
 	if c.ModelType == TypeRoBERTa && c.MaxPositionEmbeddings <= c.PadTokenID+1 {
 		return fmt.Errorf("config: roberta max_position_embeddings %d leaves no positions past pad_token_id %d", c.MaxPositionEmbeddings, c.PadTokenID)
 	}
-	if c.ModelType != TypeELECTRA && c.EmbeddingWidth() != c.HiddenSize {
-		return fmt.Errorf("config: embedding_size %d != hidden_size %d is only supported for electra", c.EmbeddingSize, c.HiddenSize)
+	if c.ModelType != TypeELECTRA && c.ModelType != TypeDeBERTaV2 && c.EmbeddingWidth() != c.HiddenSize {
+		return fmt.Errorf("config: embedding_size %d != hidden_size %d is only supported for electra and deberta-v2", c.EmbeddingSize, c.HiddenSize)
 	}
 	for _, p := range []struct {
 		name string
@@ -437,6 +455,10 @@ func (c *Config) MarshalJSON() ([]byte, error) {
 	}
 	if c.ModelType == TypeELECTRA {
 		out["embedding_size"] = c.EmbeddingWidth()
+	}
+	if c.ModelType == TypeDeBERTaV2 {
+		marshalDeberta(c, out)
+		delete(out, "classifier_dropout") // deberta's is cls_dropout
 	}
 	if c.ProblemType != "" {
 		out["problem_type"] = c.ProblemType

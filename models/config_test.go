@@ -7,13 +7,17 @@ import (
 	"testing"
 )
 
+// parseCase is one config.json, checked after Parse and Validate or
+// expected to fail with wantErr.
+type parseCase struct {
+	name    string
+	json    string
+	check   func(t *testing.T, c *Config)
+	wantErr string // from Parse or Validate
+}
+
 func TestParseConfig(t *testing.T) {
-	cases := []struct {
-		name    string
-		json    string
-		check   func(t *testing.T, c *Config)
-		wantErr string // from Parse or Validate
-	}{
+	cases := append([]parseCase{
 		{
 			name: "bert",
 			json: `{"model_type":"bert","hidden_size":64,"num_hidden_layers":2,"num_attention_heads":4,"intermediate_size":128,"vocab_size":100,"id2label":{"0":"neg","1":"pos"},"label2id":{"neg":0,"pos":1},"transformers_version":"4.40.2"}`,
@@ -59,7 +63,7 @@ func TestParseConfig(t *testing.T) {
 		{name: "wrong type", json: `{"model_type":"bert","hidden_size":"big"}`, wantErr: `field "hidden_size"`},
 		{name: "bad id2label key", json: `{"model_type":"bert","id2label":{"x":"a"}}`, wantErr: `id2label key "x"`},
 		{name: "not json", json: `{"model_type":`, wantErr: "not a JSON object"},
-	}
+	}, debertaParseCases...) // deberta_test.go
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := ParseConfig([]byte(tc.json))
@@ -81,7 +85,7 @@ func TestParseConfig(t *testing.T) {
 }
 
 func TestConfigRoundTrip(t *testing.T) {
-	for _, mt := range []string{TypeBERT, TypeRoBERTa, TypeDistilBERT, TypeELECTRA} {
+	for _, mt := range []string{TypeBERT, TypeRoBERTa, TypeDistilBERT, TypeELECTRA, TypeDeBERTaV2} {
 		t.Run(mt, func(t *testing.T) {
 			c := DefaultConfig(mt)
 			c.SetLabels([]string{"a", "b", "c"})

@@ -29,8 +29,14 @@ type ParamSpec struct {
 }
 
 // BasePrefix is the attribute under which HF's ForSequenceClassification
-// models keep the encoder: "bert.", "roberta.", "distilbert.", "electra.".
-func BasePrefix(modelType string) string { return modelType + "." }
+// models keep the encoder: "bert.", "roberta.", "distilbert.", "electra.",
+// "deberta.".
+func BasePrefix(modelType string) string {
+	if modelType == TypeDeBERTaV2 {
+		return "deberta."
+	}
+	return modelType + "."
+}
 
 // LayerPrefix is the name prefix of encoder layer i (with BasePrefix).
 func LayerPrefix(modelType string, i int) string {
@@ -57,6 +63,13 @@ var LayerParamNames = map[string]map[string]string{
 }
 
 func init() {
+	LayerParamNames[TypeDeBERTaV2] = map[string]string{
+		"query": "attention.self.query_proj", "key": "attention.self.key_proj", "value": "attention.self.value_proj",
+		"attn_out": "attention.output.dense", "attn_ln": "attention.output.LayerNorm",
+		"ffn_in": "intermediate.dense", "ffn_out": "output.dense", "out_ln": "output.LayerNorm",
+		// only with relative_attention and without share_att_key:
+		"pos_key": "attention.self.pos_key_proj", "pos_query": "attention.self.pos_query_proj",
+	}
 	LayerParamNames[TypeRoBERTa] = LayerParamNames[TypeBERT]
 	LayerParamNames[TypeELECTRA] = LayerParamNames[TypeBERT]
 }
@@ -77,6 +90,9 @@ func ParamSpecs(cfg *Config) []ParamSpec {
 		add(name+".bias", InitZeros, int64(n))
 	}
 	H, E, mt := cfg.HiddenSize, cfg.EmbeddingWidth(), cfg.ModelType
+	if mt == TypeDeBERTaV2 {
+		return debertaParamSpecs(cfg)
+	}
 	base := BasePrefix(mt)
 	emb := base + "embeddings."
 	ps = append(ps, ParamSpec{Name: emb + "word_embeddings.weight", Shape: []int64{int64(cfg.VocabSize), int64(E)}, Init: InitNormal, PaddingIdx: cfg.PadTokenID})
@@ -140,6 +156,10 @@ var pretrainingHeads = []string{
 	"cls.", "lm_head.", "vocab_transform.", "vocab_layer_norm.", "vocab_projector.",
 	"discriminator_predictions.", "generator_predictions.", "generator_lm_head.",
 	"roberta.pooler.", "electra.pooler.", "qa_outputs.",
+	// DeBERTa-v3 pre-training checkpoints: the MLM and replaced-token-detection heads.
+	"lm_predictions.", "mask_predictions.",
+	// HF's _keys_to_ignore_on_load_unexpected when position_biased_input is false.
+	"deberta.embeddings.position_embeddings.",
 }
 
 // KeyReport classifies the keys of a checkpoint against a model.
@@ -317,6 +337,8 @@ func ArchitectureName(modelType string) string {
 		return "DistilBertForSequenceClassification"
 	case TypeELECTRA:
 		return "ElectraForSequenceClassification"
+	case TypeDeBERTaV2:
+		return "DebertaV2ForSequenceClassification"
 	}
 	return ""
 }

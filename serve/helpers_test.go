@@ -30,6 +30,8 @@ type tinySpec struct {
 	vocab   int // 0 = the tokenizer's; smaller makes ONNX Runtime fail on ids past it
 	maxPos  int
 	dtype   string // export dtype: "" (fp32) or "fp16"
+	// config, when set, replaces the tiny BERT (deberta_test.go).
+	config func() *models.Config
 }
 
 var tinySpecs = map[string]tinySpec{
@@ -40,6 +42,7 @@ var tinySpecs = map[string]tinySpec{
 	// (3185) is not: feeding it makes ONNX Runtime's Gather fail.
 	"smallvocab": {problem: models.ProblemSingleLabel, labels: []string{"neg", "pos"}, vocab: 3000, maxPos: 64},
 	"fp16":       {problem: models.ProblemSingleLabel, labels: []string{"neg", "pos"}, maxPos: 64, dtype: "fp16"},
+	"deberta-v3": {problem: models.ProblemSingleLabel, labels: []string{"human", "ai"}, maxPos: 64, config: tinyDebertaV3},
 }
 
 var (
@@ -84,6 +87,9 @@ func tinyModel(t *testing.T, name string) string {
 		t.Fatal(err)
 	}
 	cfg := models.DefaultConfig(models.TypeBERT)
+	if spec.config != nil {
+		cfg = spec.config()
+	}
 	cfg.HiddenSize, cfg.NumHiddenLayers, cfg.NumAttentionHeads, cfg.IntermediateSize = 32, 2, 4, 48
 	cfg.MaxPositionEmbeddings = spec.maxPos
 	if spec.vocab > 0 {

@@ -31,6 +31,7 @@ import (
 
 type result struct {
 	Impl          string  `json:"impl"`
+	Arch          string  `json:"arch"`
 	Threads       int     `json:"threads"`
 	Layers        int     `json:"layers"`
 	Hidden        int     `json:"hidden"`
@@ -73,6 +74,7 @@ func run() error {
 		labels  = flag.Int("labels", 2, "classes")
 		seed    = flag.Uint64("seed", 1, "seed")
 		verbose = flag.Bool("v", false, "log progress")
+		arch    = flag.String("arch", "bert", "bert, or deberta-v3 (DeBERTa-v3's options: 256 log buckets, c2p+p2c, shared keys)")
 	)
 	flag.Parse()
 	if !*verbose {
@@ -82,6 +84,16 @@ func run() error {
 		*inter = 4 * *hidden
 	}
 	cfg := models.DefaultConfig(models.TypeBERT)
+	switch *arch {
+	case "bert":
+	case "deberta-v3":
+		cfg = models.DefaultConfig(models.TypeDeBERTaV2)
+		cfg.Deberta = models.DebertaOptions{RelativeAttention: true, PosAttType: []string{"p2c", "c2p"},
+			PositionBuckets: 256, MaxRelativePositions: -1, ShareAttKey: true, NormRelEbd: "layer_norm",
+			PoolerHiddenAct: "gelu"}
+	default:
+		return fmt.Errorf("--arch %q: want bert or deberta-v3", *arch)
+	}
 	cfg.NumHiddenLayers, cfg.HiddenSize, cfg.NumAttentionHeads, cfg.IntermediateSize = *layers, *hidden, *heads, *inter
 	cfg.VocabSize = *vocab
 	if *seq > cfg.MaxPositionEmbeddings {
@@ -127,7 +139,7 @@ func run() error {
 		m.ZeroGrad()
 		return err
 	}
-	res := result{Impl: "kiln", Threads: mtorch.NumThreads(), Layers: *layers, Hidden: *hidden, Heads: *heads,
+	res := result{Impl: "kiln", Arch: *arch, Threads: mtorch.NumThreads(), Layers: *layers, Hidden: *hidden, Heads: *heads,
 		Seq: *seq, Batch: *batch, Steps: *steps, Checkpointing: *ckpt}
 	res.BaselineMiB = procStatusMiB("VmRSS")
 	for i := 0; i < *warmup; i++ {

@@ -9,7 +9,8 @@ import os
 import time
 
 import torch
-from transformers import BertConfig, BertForSequenceClassification
+from transformers import (BertConfig, BertForSequenceClassification, DebertaV2Config,
+                          DebertaV2ForSequenceClassification)
 
 
 def status_mib(field):
@@ -34,14 +35,22 @@ def main():
     p.add_argument("--checkpointing", action="store_true")
     p.add_argument("--labels", type=int, default=2)
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--arch", default="bert", choices=["bert", "deberta-v3"])
     a = p.parse_args()
     # Same thread count as kiln (which applies OMP_NUM_THREADS to libtorch).
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", os.cpu_count())))
     torch.manual_seed(a.seed)
-    cfg = BertConfig(vocab_size=a.vocab, hidden_size=a.hidden, num_hidden_layers=a.layers,
-                     num_attention_heads=a.heads, intermediate_size=a.intermediate or 4 * a.hidden,
-                     max_position_embeddings=max(512, a.seq), num_labels=a.labels)
-    model = BertForSequenceClassification(cfg)
+    shape = dict(vocab_size=a.vocab, hidden_size=a.hidden, num_hidden_layers=a.layers,
+                 num_attention_heads=a.heads, intermediate_size=a.intermediate or 4 * a.hidden,
+                 max_position_embeddings=max(512, a.seq), num_labels=a.labels)
+    if a.arch == "deberta-v3":
+        cfg = DebertaV2Config(**shape, relative_attention=True, pos_att_type=["p2c", "c2p"], position_buckets=256,
+                              max_relative_positions=-1, share_att_key=True, norm_rel_ebd="layer_norm",
+                              position_biased_input=False, type_vocab_size=0, hidden_dropout_prob=0.1,
+                              attention_probs_dropout_prob=0.1, pooler_hidden_act="gelu")
+        model = DebertaV2ForSequenceClassification(cfg)
+    else:
+        model = BertForSequenceClassification(BertConfig(**shape))
     if a.checkpointing:
         model.gradient_checkpointing_enable()
     model.train()
@@ -56,7 +65,7 @@ def main():
         model.zero_grad(set_to_none=False)  # kiln's ZeroGrad zeroes in place too
 
     res = dict(impl="pytorch-eager (transformers %s, torch %s)" % (__import__("transformers").__version__, torch.__version__),
-               threads=torch.get_num_threads(), layers=a.layers, hidden=a.hidden, heads=a.heads, seq=a.seq,
+               arch=a.arch, threads=torch.get_num_threads(), layers=a.layers, hidden=a.hidden, heads=a.heads, seq=a.seq,
                batch=a.batch, steps=a.steps, checkpointing=a.checkpointing)
     res["baseline_rss_mib"] = status_mib("VmRSS")
     for _ in range(a.warmup):

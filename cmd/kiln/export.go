@@ -32,7 +32,7 @@ func newExportCmd() *cobra.Command {
 		Use:   "export --model DIR --out DIR",
 		Short: "Write a verified ONNX model + tokenizer.json + config.json from a checkpoint",
 		Long: `export turns a kiln-trained model or a HuggingFace checkpoint directory (bert, roberta,
-distilbert, electra; model.safetensors or pytorch_model.bin) into a deployable directory:
+distilbert, electra, deberta-v2; model.safetensors or pytorch_model.bin) into a deployable directory:
 model.onnx, config.json, tokenizer.json, tokenizer_config.json, special_tokens_map.json.
 
 The ONNX graph is written by kiln itself (no Python, no torch.onnx), with Optimum's input and
@@ -41,7 +41,8 @@ sequence_length) → logits (float32). --outputs adds last_hidden_state and pool
 sentence embedding of the configured pooling: cls, mean or max).
 
 --optimize writes ONNX Runtime's fused operators (Attention, SkipLayerNormalization,
-BiasGelu/FastGelu): faster on ONNX Runtime, but only ONNX Runtime can run that graph.
+BiasGelu/FastGelu): faster on ONNX Runtime, but only ONNX Runtime can run that graph
+(not available for deberta-v2).
 --dtype fp16 stores weights and computes in half precision (inputs and logits unchanged).
 
 Verification (on by default) runs the export on ONNX Runtime (CPU) and the checkpoint on

@@ -39,7 +39,7 @@ func newModelsInitCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "init --config config.json --out DIR",
 		Short: "Write a randomly initialised checkpoint (config.json + model.safetensors) for training from scratch",
-		Long: `init reads a HuggingFace config.json (bert, roberta, distilbert or electra), draws
+		Long: `init reads a HuggingFace config.json (bert, roberta, distilbert, electra or deberta-v2), draws
 weights as HF's _init_weights does (normal(0, initializer_range), zero biases, LayerNorm 1/0,
 zero padding rows) and writes config.json and model.safetensors into --out.`,
 		Args: cobra.NoArgs,

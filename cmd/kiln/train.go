@@ -23,7 +23,7 @@ func newTrainCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "train --train FILE --model DIR|config.json --out DIR",
 		Short: "Fine-tune (or train from scratch) a text classifier on CSV/TSV/JSONL",
-		Long: `train fine-tunes a BERT-family encoder (BERT, RoBERTa, DistilBERT, ELECTRA) with a
+		Long: `train fine-tunes a BERT-family encoder (BERT, RoBERTa, DistilBERT, ELECTRA, DeBERTa-v2/v3) with a
 classification or regression head on libtorch, and leaves an HF-layout model directory.
 
 Data: --train is CSV, TSV or JSONL with columns text, optional text_pair, and label (names

@@ -2,7 +2,7 @@
 checkpoint for the export tests: python make_tiny.py ARCH POOLING OUT TOKENIZER_JSON [SEED] [HIDDEN_ACT]
 (ref_forward.py --make calls make() in-process, saving an interpreter start).
 
-ARCH is bert, roberta, distilbert or electra; POOLING is kiln's config
+ARCH is bert, roberta, distilbert, electra, deberta (v3 options) or deberta-v2; POOLING is kiln's config
 extension (cls, mean, max), stored in config.json as transformers stores any
 unknown key. The weights are drawn with a larger initializer_range than HF's
 default so that the logits of a random model are well separated (the fp16
@@ -35,6 +35,25 @@ def make(arch, pooling, out, tok, seed=0, act="gelu"):
                                num_attention_heads=4, intermediate_size=48, max_position_embeddings=512,
                                hidden_act=act, **labels)
         cls = tf.ElectraForSequenceClassification
+    elif arch == "deberta":
+        # DeBERTa-v3's options (relative attention with log buckets through the
+        # shared q/k projections, no absolute positions, no token types); small
+        # buckets so that test lengths reach the log range and the clamp.
+        cfg = tf.DebertaV2Config(vocab_size=vocab, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                                 intermediate_size=48, max_position_embeddings=512, relative_attention=True,
+                                 pos_att_type=["p2c", "c2p"], position_buckets=32, max_relative_positions=128,
+                                 share_att_key=True, norm_rel_ebd="layer_norm", position_biased_input=False,
+                                 type_vocab_size=0, hidden_act=act, pooler_hidden_act=act, **labels)
+        cls = tf.DebertaV2ForSequenceClassification
+    elif arch == "deberta-v2":
+        # the older options: separate position projections, no buckets, token
+        # types, absolute positions too, a tanh pooler
+        cfg = tf.DebertaV2Config(vocab_size=vocab, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                                 intermediate_size=48, max_position_embeddings=512, relative_attention=True,
+                                 pos_att_type="c2p|p2c", max_relative_positions=24, share_att_key=False,
+                                 position_biased_input=True, type_vocab_size=2, hidden_act=act,
+                                 pooler_hidden_act="tanh", **labels)
+        cls = tf.DebertaV2ForSequenceClassification
     else:
         raise SystemExit("unknown arch " + arch)
     cfg.initializer_range = 0.2
@@ -47,6 +66,10 @@ def make(arch, pooling, out, tok, seed=0, act="gelu"):
                 p.add_(torch.randn_like(p) * 0.1)
             if name.endswith("bias"):
                 p.copy_(torch.randn_like(p) * 0.1)
+            # DeBERTa's gelu ContextPooler leaves the logits of a random model
+            # close together: spread them so fp16 argmax agreement means something.
+            if arch.startswith("deberta") and name == "classifier.weight":
+                p.mul_(8)
     model.save_pretrained(out, safe_serialization=True)
     shutil.copy(tok, out + "/tokenizer.json")
 

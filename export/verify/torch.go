@@ -59,7 +59,8 @@ func (t *Torch) Close() {
 }
 
 // Forward runs the libtorch model on one batch without autograd.
-// models/torch's Pooled is BERT's pooler output (dense+tanh) while the ONNX
+// models/torch's Pooled is BERT's pooler output (dense+tanh), DeBERTa's
+// ContextPooler output (dense+pooler_hidden_act), while the ONNX
 // "pooled" output is the feature before any head layer, so Pooled is only
 // reported for the architectures where the two coincide.
 func (t *Torch) Forward(ctx context.Context, b export.Batch) (*export.RefOutput, error) {
@@ -122,7 +123,7 @@ func (t *Torch) forward(b export.Batch) (*export.RefOutput, error) {
 			return nil, fmt.Errorf("verify: last_hidden_state: %w", err)
 		}
 	}
-	if o.Pooled != nil && t.model.Config.ModelType != models.TypeBERT {
+	if o.Pooled != nil && t.model.Config.ModelType != models.TypeBERT && t.model.Config.ModelType != models.TypeDeBERTaV2 {
 		if res.Pooled, _, err = mtorch.Float32Values(o.Pooled); err != nil {
 			return nil, fmt.Errorf("verify: pooled: %w", err)
 		}

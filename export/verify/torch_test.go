@@ -37,8 +37,15 @@ func tinyCheckpoint(t *testing.T, arch, pooling, act string) string {
 		cfg.EmbeddingSize = 16
 	}
 	cfg.HiddenAct = act
-	cfg.InitializerRange = 0.2
 	cfg.Pooling = pooling
+	return writeTinyCheckpoint(t, cfg, tok, arch+"-"+pooling)
+}
+
+// writeTinyCheckpoint draws cfg's weights (initializer_range 0.2, perturbed
+// biases and LayerNorms) and writes them with tok into a temporary dir.
+func writeTinyCheckpoint(t *testing.T, cfg *models.Config, tok, name string) string {
+	t.Helper()
+	cfg.InitializerRange = 0.2
 	cfg.SetLabels([]string{"neg", "neutral", "pos"})
 	sd, err := models.InitStateDict(cfg, 7, "F32")
 	if err != nil {
@@ -60,7 +67,7 @@ func tinyCheckpoint(t *testing.T, arch, pooling, act string) string {
 			t.Fatal(err)
 		}
 	}
-	dir := filepath.Join(t.TempDir(), arch+"-"+pooling)
+	dir := filepath.Join(t.TempDir(), name)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}

@@ -40,7 +40,8 @@ type NamedParameter struct {
 type Output struct {
 	LastHiddenState *ts.Tensor // [B, S, H]
 	// Pooled is the vector the classification head starts from: BERT's
-	// pooler output (dense+tanh over the cls/mean/max feature); for the other
+	// pooler output (dense+tanh over the cls/mean/max feature), DeBERTa's
+	// ContextPooler output (dense+pooler_hidden_act); for the other
 	// architectures the cls/mean/max feature itself. [B, H]
 	Pooled *ts.Tensor
 	Logits *ts.Tensor // [B, NumLabels]
@@ -67,6 +68,7 @@ type layerNorm struct{ w, b *ts.Tensor }
 type encoderLayer struct {
 	query, key, value, attnOut, ffnIn, ffnOut linear
 	attnLN, outLN                             layerNorm
+	deb                                       *debertaLayer // deberta-v2 only (deberta.go)
 }
 
 // Model is an encoder plus its sequence-classification head.
@@ -86,6 +88,8 @@ type Model struct {
 	pooler                   *linear // BERT pooler.dense
 	headDense                *linear // roberta/electra classifier.dense, distilbert pre_classifier
 	headOut                  linear  // classifier / classifier.out_proj
+
+	deb *debertaParts // deberta-v2 only (deberta.go)
 
 	checkpointing bool
 	ckpt          *ckptState // pending recomputation from the last checkpointed forward
@@ -145,6 +149,10 @@ func fromStateDict(cfg *models.Config, sd models.StateDict, dev gotch.Device) (*
 func (m *Model) wire() {
 	cfg := m.Config
 	mt := cfg.ModelType
+	if mt == models.TypeDeBERTaV2 {
+		m.wireDeberta()
+		return
+	}
 	p := func(name string) *ts.Tensor { return m.byName[name] }
 	lin := func(name string) linear { return linear{p(name + ".weight"), p(name + ".bias")} }
 	ln := func(name string) layerNorm { return layerNorm{p(name + ".weight"), p(name + ".bias")} }
@@ -264,6 +272,9 @@ func (m *Model) checkInputs(inputIDs, attentionMask, tokenTypeIDs *ts.Tensor) (b
 	}
 	b, s = shape[0], shape[1]
 	maxLen := int64(cfg.MaxSequenceLength())
+	if cfg.ModelType == models.TypeDeBERTaV2 && !cfg.Deberta.PositionBiasedInput {
+		maxLen = math.MaxInt64 // relative positions only
+	}
 	if s > maxLen {
 		return 0, 0, fmt.Errorf("forward: sequence length %d exceeds the model's %d positions", s, maxLen)
 	}
@@ -296,6 +307,9 @@ func (m *Model) checkInputs(inputIDs, attentionMask, tokenTypeIDs *ts.Tensor) (b
 	if cfg.ModelType == models.TypeDistilBERT {
 		return b, s, nil // no token-type embeddings: Forward ignores them
 	}
+	if cfg.ModelType == models.TypeDeBERTaV2 && cfg.TypeVocabSize == 0 {
+		tokenTypeIDs = nil // HF's DebertaV2Embeddings ignores them
+	}
 	if err := check("token_type_ids", tokenTypeIDs, int64(cfg.TypeVocabSize)); err != nil {
 		return 0, 0, err
 	}
@@ -308,6 +322,7 @@ type fwdCtx struct {
 	addMask   *ts.Tensor // [B,1,1,S] additive mask (BERT family)
 	boolMask  *ts.Tensor // [B,1,1,S] true where masked (DistilBERT's masked_fill)
 	maskFloat *ts.Tensor // [B,S] 1/0 float, for pooling
+	deb       *debertaCtx
 	train     bool
 }
 
@@ -316,6 +331,9 @@ func (c *fwdCtx) drop() {
 		if t != nil {
 			t.MustDrop()
 		}
+	}
+	if c.deb != nil {
+		c.deb.drop()
 	}
 }
 
@@ -398,7 +416,9 @@ func (m *Model) newCtx(inputIDs, attentionMask *ts.Tensor, b, s int64, train boo
 		mask = ts.MustOnes([]int64{b, s}, gotch.Int64, m.dev)
 	}
 	ctx.maskFloat = mask.MustTotype(gotch.Float, false)
-	if m.Config.ModelType == models.TypeDistilBERT {
+	if m.deb != nil {
+		m.newDebertaCtx(ctx)
+	} else if m.Config.ModelType == models.TypeDistilBERT {
 		// (mask == 0).view(bs, 1, 1, k)
 		eq := mask.MustEq(ts.IntScalar(0), false)
 		ctx.boolMask = eq.MustView([]int64{b, 1, 1, s}, true)
@@ -425,6 +445,9 @@ func (m *Model) layerNorm(x *ts.Tensor, ln layerNorm, eps float64) *ts.Tensor {
 }
 
 func (m *Model) embeddings(inputIDs, tokenTypeIDs *ts.Tensor, ctx *fwdCtx) *ts.Tensor {
+	if m.deb != nil {
+		return m.debertaEmbeddings(inputIDs, tokenTypeIDs, ctx)
+	}
 	cfg := m.Config
 	ids := inputIDs.MustTo(m.dev, false)
 	defer ids.MustDrop()
@@ -475,12 +498,17 @@ func (m *Model) embeddings(inputIDs, tokenTypeIDs *ts.Tensor, ctx *fwdCtx) *ts.T
 	return e
 }
 
-func (m *Model) activation(x *ts.Tensor) *ts.Tensor {
-	switch m.Config.HiddenAct {
+func (m *Model) activation(x *ts.Tensor) *ts.Tensor { return activate(m.Config.HiddenAct, x) }
+
+// activate applies HF's ACT2FN[name] (models.SupportedActivations, and tanh).
+func activate(name string, x *ts.Tensor) *ts.Tensor {
+	switch name {
 	case "gelu_new", "gelu_pytorch_tanh":
 		return x.MustGelu("tanh", false)
 	case "relu":
 		return x.MustRelu(false)
+	case "tanh":
+		return x.MustTanh(false)
 	}
 	return x.MustGelu("none", false)
 }
@@ -489,6 +517,9 @@ func (m *Model) activation(x *ts.Tensor) *ts.Tensor {
 // for the architecture (DistilBERT scales q before the product and fills the
 // mask; BERT scales the scores and adds the mask).
 func (m *Model) layerForward(l *encoderLayer, x *ts.Tensor, ctx *fwdCtx) *ts.Tensor {
+	if l.deb != nil {
+		return m.debertaLayerForward(l, x, ctx)
+	}
 	cfg := m.Config
 	H := int64(cfg.HiddenSize)
 	nh := int64(cfg.NumAttentionHeads)
@@ -526,6 +557,15 @@ func (m *Model) layerForward(l *encoderLayer, x *ts.Tensor, ctx *fwdCtx) *ts.Ten
 	c = c.MustPermute([]int64{0, 2, 1, 3}, true)
 	c = c.MustContiguous(true)
 	c = c.MustView([]int64{b, s, H}, true)
+	return m.layerOutput(l, c, x, ctx)
+}
+
+// layerOutput is the rest of a post-LN layer after the attention heads are
+// merged into c [B,S,H]: output projection, residual and LayerNorm, then
+// the feed-forward block with its residual and LayerNorm (BERT's
+// SelfOutput, Intermediate and Output; DeBERTa's are the same).
+func (m *Model) layerOutput(l *encoderLayer, c, x *ts.Tensor, ctx *fwdCtx) *ts.Tensor {
+	cfg := m.Config
 	a := consume(l.attnOut.forward(c), c)
 	a = m.dropout(a, cfg.HiddenDropoutProb, ctx.train)
 	a = a.MustAdd(x, true)
@@ -561,6 +601,9 @@ func (m *Model) feature(h *ts.Tensor, ctx *fwdCtx) *ts.Tensor {
 
 // head runs the classification head of the architecture on the hidden states.
 func (m *Model) head(h *ts.Tensor, ctx *fwdCtx) (pooled, logits *ts.Tensor) {
+	if m.deb != nil {
+		return m.debertaHead(h, ctx)
+	}
 	cfg := m.Config
 	p := cfg.ClassifierDropoutProb()
 	f := m.feature(h, ctx)
