@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -17,6 +18,7 @@ import (
 	"github.com/sugarme/gotch/ts"
 
 	"github.com/kiln-ml/kiln/dataset"
+	"github.com/kiln-ml/kiln/internal/tbevents"
 	mtorch "github.com/kiln-ml/kiln/models/torch"
 )
 
@@ -76,6 +78,7 @@ type run struct {
 	metricBest            string
 	lastCkpt              string // the last checkpoint written (or resumed from)
 	logf                  *os.File
+	tb                    *tbevents.Writer // nil unless ReportTo has tensorboard
 	bar                   *progressbar.ProgressBar
 	res                   *Result
 	loopStart             time.Time
@@ -290,6 +293,17 @@ func (r *run) openLog() error {
 		return fmt.Errorf("log: %w", err)
 	}
 	r.logf = f
+	for _, to := range r.cfg.ReportTo {
+		switch to {
+		case "tensorboard":
+			if r.tb, err = tbevents.NewWriter(filepath.Join(r.cfg.OutputDir, "runs")); err != nil {
+				return fmt.Errorf("--report-to tensorboard: %w", err)
+			}
+		case "", "none":
+		default:
+			return fmt.Errorf("--report-to %q: want tensorboard or none", to)
+		}
+	}
 	return nil
 }
 
@@ -309,6 +323,11 @@ func (r *run) startBar() {
 func (r *run) close() {
 	if r.logf != nil {
 		r.logf.Close()
+	}
+	if r.tb != nil {
+		if err := r.tb.Close(); err != nil {
+			slog.Warn("tensorboard event file", "path", r.tb.Path(), "err", err)
+		}
 	}
 	if r.opt != nil {
 		r.opt.Free()
@@ -525,6 +544,35 @@ func (r *run) appendLog(e LogEntry) {
 		return
 	}
 	r.logf.Write(append(b, '\n'))
+	if r.tb != nil {
+		r.reportScalars(e)
+	}
+}
+
+// reportScalars writes a log line to TensorBoard under HF Trainer's tags
+// (train/loss, train/learning_rate, train/grad_norm, train/epoch,
+// eval/<metric>), so dashboards built for HF runs read kiln's too.
+// Unknown values (a skipped step's gradient norm) are left out.
+func (r *run) reportScalars(e LogEntry) {
+	step := int64(e.Step)
+	put := func(tag string, v *float64) {
+		if v == nil {
+			return
+		}
+		if err := r.tb.Scalar(tag, step, *v); err != nil {
+			slog.Warn("tensorboard event file: scalar dropped", "tag", tag, "err", err)
+		}
+	}
+	if e.Eval != nil {
+		for k, v := range e.Eval {
+			put("eval/"+strings.TrimPrefix(k, "eval_"), &v)
+		}
+		return
+	}
+	put("train/loss", e.Loss)
+	put("train/learning_rate", e.LR)
+	put("train/grad_norm", e.Norm)
+	put("train/epoch", &e.Epoch)
 }
 
 // evaluateAndSave evaluates when due (every --eval-steps, else every

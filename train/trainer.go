@@ -46,7 +46,11 @@ type Config struct {
 	Resume    string // "" | "auto" | checkpoint dir
 	LogSteps  int
 	Progress  bool
-	Pooling   string
+	// ReportTo names where the log lines also go, as HF Trainer's
+	// --report_to: "tensorboard" writes event files under OutputDir/runs
+	// (`tensorboard --logdir OUT/runs`); empty or "none": log.jsonl only.
+	ReportTo []string
+	Pooling  string
 	// ReinitHead trains a fresh classification head even when the
 	// checkpoint has a trained one (by default the data's labels are
 	// matched to the head's id2label by name, and a label the head lacks

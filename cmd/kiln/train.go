@@ -157,6 +157,7 @@ Examples:
 	f.Float64Var(&cfg.PeakTFLOPS, "peak-tflops", 0, "the device's peak TFLOP/s for the precision used (e.g. 989 for H100 SXM bf16/fp16 dense): metrics.json then reports MFU")
 	f.IntVar(&cfg.Folds, "folds", 0, "stratified k-fold: train K models (out/fold-k), write out-of-fold predictions to out/oof.jsonl and out/cv_metrics.json")
 	f.BoolVar(&noProgress, "no-progress", false, "hide the progress bar")
+	f.StringSliceVar(&cfg.ReportTo, "report-to", nil, "also log to: tensorboard (event files under OUT/runs, as HF Trainer's --report_to; view with `tensorboard --logdir OUT/runs`), or none")
 	f.BoolVar(&asJSON, "json", false, "print the run summary as JSON on stdout (implies --no-progress)")
 	return cmd
 }
