@@ -37,12 +37,12 @@ func TestServeDeberta(t *testing.T) {
 	inputs = append(inputs, TextInput{Text: texts[0], Pair: texts[1], IsPair: true},
 		TextInput{Text: strings.Repeat("an essay that runs on past the limit ", 20)})
 	want := offlineLogits(t, ts.Model().Dir, inputs, ts.Model().MaxLength)
-	var batch []any
+	var batch [][]string // a TEI batch: [[text], [text, pair], …]
 	for _, in := range inputs {
 		if in.IsPair {
 			batch = append(batch, []string{in.Text, in.Pair})
 		} else {
-			batch = append(batch, in.Text)
+			batch = append(batch, []string{in.Text})
 		}
 	}
 	r := do(t, "POST", ts.URL+"/predict", map[string]any{"inputs": batch})
