@@ -25,7 +25,7 @@ import (
 // by an older builder are not reused.
 const builderRevision = "3"
 
-//go:embed csrc/kiln_api.h csrc/kiln_api.cpp
+//go:embed csrc/kiln_api.h csrc/kiln_api.cpp csrc/kiln_dist.h csrc/kiln_dist.cpp
 var kilnSources embed.FS
 
 // gotch's C++ layer, relative to the repository root. The files are kept
@@ -131,7 +131,8 @@ func makePlan(o *Options) (*plan, error) {
 		fmt.Fprintf(h, "%s %d\n", rel, len(b))
 		h.Write(b)
 	}
-	for _, name := range []string{"kiln_api.h", "kiln_api.cpp"} {
+	fmt.Fprintf(h, "gloo=%s\n", glooHeaders(lt))
+	for _, name := range append([]string{"kiln_api.h", "kiln_api.cpp"}, distSources...) {
 		b, err := kilnSources.ReadFile("csrc/" + name)
 		if err != nil {
 			return nil, fmt.Errorf("embedded %s: %w", name, err)
@@ -279,6 +280,8 @@ func (p *plan) build(ctx context.Context, o *Options) error {
 		"stb_image_resize.h":    p.sources["stb_image_resize.h"],
 		"kiln_api.h":            p.sources["kiln_api.h"],
 		"kiln_api.cpp":          p.sources["kiln_api.cpp"],
+		"kiln_dist.h":           p.sources["kiln_dist.h"],
+		"kiln_dist.cpp":         p.sources["kiln_dist.cpp"],
 		"torch_api_main.cpp":    mainTU,
 	}
 	for name, b := range files {
@@ -307,8 +310,16 @@ func (p *plan) build(ctx context.Context, o *Options) error {
 	for i := range dirty {
 		dirty[i] = true
 	}
-	// The hand-written part must compile as is: errors there are not stubbable.
-	fixed := []string{"torch_api_main.cpp", "kiln_api.cpp"}
+	// The hand-written part must compile as is: errors there are not
+	// stubbable, except c10d's, which configureDist turns off as a whole.
+	missing, err := configureDist(ctx, cxx, src, p.lt)
+	if err != nil {
+		return err
+	}
+	for _, m := range missing {
+		log.Warn("distributed backend left out of the bridge", "why", m)
+	}
+	fixed := []string{"torch_api_main.cpp", "kiln_api.cpp", "kiln_dist.cpp"}
 	if err := os.WriteFile(filepath.Join(src, "kiln_stubs.inc"), stubsInc(nil), 0o644); err != nil {
 		return fmt.Errorf("bridge build dir: %w", err)
 	}

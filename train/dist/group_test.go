@@ -1,0 +1,285 @@
+//go:build !notorch
+
+package dist
+
+import (
+	"fmt"
+	"math"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sugarme/gotch"
+	"github.com/sugarme/gotch/ts"
+)
+
+const timeoutVar = "KILN_DIST_TEST_TIMEOUT"
+
+func init() {
+	roles["collectives"] = roleCollectives
+	roles["peer-exits"] = rolePeerExits
+	roles["peer-hangs"] = rolePeerHangs
+	roles["bench-allreduce"] = roleBenchAllReduce
+}
+
+func join(e Env) (*ProcessGroup, error) {
+	timeout := 20 * time.Second
+	if v := os.Getenv(timeoutVar); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return nil, err
+		}
+		timeout = d
+	}
+	return NewProcessGroup(e, Gloo, timeout)
+}
+
+func tensor(vals []float32, shape ...int64) *ts.Tensor {
+	return ts.MustOfSlice(vals).MustView(shape, true)
+}
+
+func expect(name string, t *ts.Tensor, want []float64) error {
+	got := t.Float64Values()
+	if len(got) != len(want) {
+		return fmt.Errorf("%s = %v, want %v", name, got, want)
+	}
+	for i := range got {
+		// Sums of a few small integers and halves: exact in float32.
+		if got[i] != want[i] {
+			return fmt.Errorf("%s = %v, want %v", name, got, want)
+		}
+	}
+	return nil
+}
+
+// Every rank r holds tensors derived from r; after the collectives every rank
+// must hold the mean (or sum, or rank 0's copy) computed here in closed form.
+func roleCollectives(e Env) error {
+	g, err := join(e)
+	if err != nil {
+		return err
+	}
+	defer g.Close()
+	r, w := float32(e.Rank), float64(e.WorldSize)
+	a := tensor([]float32{r + 1, 2 * (r + 1), 3 * (r + 1)}, 3)
+	b := tensor([]float32{4 * r, 4*r + 1, 4*r + 2, 4*r + 3}, 2, 2)
+	c := ts.MustOfSlice([]float64{10 * float64(r+1)}) // a second dtype: its own bucket
+	base := tensor([]float32{r, r, r, r, r, r}, 2, 3)
+	d := base.MustT(false) // non-contiguous: the result must land in base's storage
+	for _, x := range []*ts.Tensor{a, b, c, base} {
+		defer x.MustDrop()
+	}
+	if err := g.AllReduceMean([]*ts.Tensor{a, b, c, d}); err != nil {
+		return err
+	}
+	m := (w + 1) / 2 // mean of 1..W
+	if err := expect("mean a", a, []float64{m, 2 * m, 3 * m}); err != nil {
+		return err
+	}
+	off := 4 * (w - 1) / 2
+	if err := expect("mean b", b, []float64{off, off + 1, off + 2, off + 3}); err != nil {
+		return err
+	}
+	if err := expect("mean c", c, []float64{10 * m}); err != nil {
+		return err
+	}
+	mr := m - 1 // mean of 0..W-1
+	if err := expect("mean of a transposed view", base, []float64{mr, mr, mr, mr, mr, mr}); err != nil {
+		return err
+	}
+
+	s := tensor([]float32{1, r}, 2)
+	defer s.MustDrop()
+	if err := g.AllReduceSum([]*ts.Tensor{s}); err != nil {
+		return err
+	}
+	if err := expect("sum", s, []float64{w, w * (w - 1) / 2}); err != nil {
+		return err
+	}
+
+	p := tensor([]float32{r + 0.5, -r, 7}, 3)
+	q := tensor([]float32{100 * r}, 1)
+	defer p.MustDrop()
+	defer q.MustDrop()
+	if err := g.Broadcast([]*ts.Tensor{p, q}, 0); err != nil {
+		return err
+	}
+	if err := expect("broadcast p", p, []float64{0.5, 0, 7}); err != nil {
+		return err
+	}
+	if err := expect("broadcast q", q, []float64{0}); err != nil {
+		return err
+	}
+	if err := g.Barrier(); err != nil {
+		return err
+	}
+	fmt.Printf("collectives ok on rank %d\n", e.Rank)
+	return nil
+}
+
+// expectPeerFailure runs an all-reduce on rank 0 that cannot complete and
+// checks that it fails, in time, naming rank 1.
+func expectPeerFailure(g *ProcessGroup, within time.Duration) error {
+	x := tensor([]float32{1, 2}, 2)
+	defer x.MustDrop()
+	start := time.Now()
+	err := g.AllReduceMean([]*ts.Tensor{x})
+	took := time.Since(start)
+	if err == nil {
+		return fmt.Errorf("all-reduce without rank 1 succeeded")
+	}
+	fmt.Printf("rank 0 got, after %s: %v\n", took.Round(time.Millisecond), err)
+	if !strings.Contains(err.Error(), "rank 1 died or did not reach") {
+		return fmt.Errorf("error does not name rank 1: %v", err)
+	}
+	if took > within {
+		return fmt.Errorf("all-reduce took %s to fail, want at most %s", took, within)
+	}
+	fmt.Println("peer failure detected on rank 0")
+	return nil
+}
+
+// Rank 1 exits (cleanly, so the launcher leaves rank 0 running) right after
+// joining; rank 0's next all-reduce must fail naming it.
+func rolePeerExits(e Env) error {
+	g, err := join(e)
+	if err != nil {
+		return err
+	}
+	if e.Rank == 1 {
+		fmt.Println("rank 1 leaving without a word")
+		os.Exit(0)
+	}
+	defer g.Close()
+	time.Sleep(500 * time.Millisecond)
+	return expectPeerFailure(g, 10*time.Second)
+}
+
+// Rank 1 stays alive but never calls the collective: rank 0 must give up
+// after the timeout rather than wait forever.
+func rolePeerHangs(e Env) error {
+	g, err := join(e)
+	if err != nil {
+		return err
+	}
+	if e.Rank == 1 {
+		time.Sleep(8 * time.Second)
+		os.Exit(0)
+	}
+	defer g.Close()
+	return expectPeerFailure(g, 3*time.Second+2*time.Second)
+}
+
+// All-reduce (mean) of a float32 bucket of KILN_DIST_BENCH_FLOATS values
+// (default 22.7M, all-MiniLM-L6-v2's parameter count), timed on each rank.
+func roleBenchAllReduce(e Env) error {
+	n := 22_713_216
+	if v := os.Getenv("KILN_DIST_BENCH_FLOATS"); v != "" {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil {
+			return err
+		}
+	}
+	g, err := join(e)
+	if err != nil {
+		return err
+	}
+	defer g.Close()
+	x := ts.MustOnes([]int64{int64(n)}, gotch.Float, gotch.CPU)
+	defer x.MustDrop()
+	if err := g.AllReduceMean([]*ts.Tensor{x}); err != nil { // warm-up: connections, buffers
+		return err
+	}
+	const iters = 10
+	var times []float64
+	for i := 0; i < iters; i++ {
+		if err := g.Barrier(); err != nil {
+			return err
+		}
+		start := time.Now()
+		if err := g.AllReduceMean([]*ts.Tensor{x}); err != nil {
+			return err
+		}
+		times = append(times, float64(time.Since(start).Microseconds())/1000)
+	}
+	mean, best := 0.0, math.Inf(1)
+	for _, t := range times {
+		mean += t / iters
+		best = math.Min(best, t)
+	}
+	fmt.Printf("all-reduce of %d float32 (%.1f MB) over %d ranks (gloo, loopback, OMP_NUM_THREADS=%s): mean %.1f ms, best %.1f ms over %d runs\n",
+		n, float64(n)*4/1e6, e.WorldSize, os.Getenv("OMP_NUM_THREADS"), mean, best, iters)
+	return nil
+}
+
+func TestAllReduceAndBroadcastTwoRanks(t *testing.T) {
+	out, err := launch(t, 2, "collectives")
+	if err != nil {
+		t.Fatalf("workers: %v", err)
+	}
+	for r := 0; r < 2; r++ {
+		if want := fmt.Sprintf("[rank %d] collectives ok on rank %d", r, r); !strings.Contains(out, want) {
+			t.Errorf("output lacks %q", want)
+		}
+	}
+}
+
+func TestPeerExitFailsOtherRank(t *testing.T) {
+	out, err := launch(t, 2, "peer-exits", timeoutVar+"=30s")
+	if err != nil {
+		t.Fatalf("workers: %v", err)
+	}
+	if !strings.Contains(out, "[rank 0] peer failure detected on rank 0") {
+		t.Fatalf("rank 0 did not report rank 1's exit")
+	}
+}
+
+func TestPeerHangTimesOut(t *testing.T) {
+	out, err := launch(t, 2, "peer-hangs", timeoutVar+"=3s")
+	if err != nil {
+		t.Fatalf("workers: %v", err)
+	}
+	if !strings.Contains(out, "[rank 0] peer failure detected on rank 0") {
+		t.Fatalf("rank 0 did not time out on rank 1")
+	}
+}
+
+func TestNewProcessGroupRejectsBadInput(t *testing.T) {
+	tests := []struct {
+		name    string
+		env     Env
+		backend string
+		want    string
+	}{
+		{"unknown backend", Env{WorldSize: 1, LocalWorldSize: 1, MasterAddr: "127.0.0.1", MasterPort: 1}, "mpi", `backend "mpi"`},
+		{"rank outside world", Env{Rank: 2, WorldSize: 2, LocalWorldSize: 1, MasterAddr: "127.0.0.1", MasterPort: 1}, Gloo, "outside 0..1"},
+		{"nccl on a CPU libtorch", Env{WorldSize: 1, LocalWorldSize: 1, MasterAddr: "127.0.0.1", MasterPort: 1}, NCCL, "NCCL backend is not available"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.backend == NCCL && Available(NCCL) == nil {
+				t.Skip("this bridge has NCCL")
+			}
+			g, err := NewProcessGroup(tc.env, tc.backend, time.Second)
+			if err == nil {
+				g.Close()
+				t.Fatalf("NewProcessGroup succeeded, want an error containing %q", tc.want)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("NewProcessGroup error = %v, want one containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// Timing, not a check: KILN_DIST_BENCH=1 go test -run TestAllReduceTime -v ./train/dist
+func TestAllReduceTime(t *testing.T) {
+	if os.Getenv("KILN_DIST_BENCH") == "" {
+		t.Skip("set KILN_DIST_BENCH=1 to time a MiniLM-sized gradient all-reduce")
+	}
+	if _, err := launch(t, 2, "bench-allreduce"); err != nil {
+		t.Fatalf("workers: %v", err)
+	}
+}
