@@ -33,7 +33,10 @@ func configureDist(ctx context.Context, cxx compiler, src string, lt *Libtorch) 
 		if ctx.Err() != nil {
 			return "", ctx.Err()
 		}
-		return firstError(r.out), nil
+		if why := firstError(r.out); why != "" {
+			return why, nil
+		}
+		return r.err.Error(), nil
 	}
 	noNCCL := fmt.Sprintf("#define KILN_DIST_NCCL_UNAVAILABLE %q",
 		fmt.Sprintf("the NCCL backend is not available in libtorch %s (a CPU build): use --dist-backend gloo", lt.Version))
