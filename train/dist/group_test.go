@@ -165,7 +165,7 @@ func rolePeerHangs(e Env) error {
 		return err
 	}
 	if e.Rank == 1 {
-		time.Sleep(8 * time.Second)
+		time.Sleep(6 * time.Second)
 		os.Exit(0)
 	}
 	defer g.Close()
