@@ -196,7 +196,7 @@ func (g *ProcessGroup) failed(op, msg string) error {
 	if g.env.WorldSize == 2 {
 		peer = fmt.Sprintf("rank %d", 1-g.env.Rank)
 	}
-	return fmt.Errorf("dist: %s on rank %d of %d failed: %s died or did not reach the same %s within --dist-timeout %s (see its log): %s",
+	return fmt.Errorf("dist: %s on rank %d of %d failed: %s died or did not reach the same %s within the %s timeout (see its log): %s",
 		op, g.env.Rank, g.env.WorldSize, peer, op, g.timeout, msg)
 }
 
