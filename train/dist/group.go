@@ -100,7 +100,8 @@ func NewProcessGroup(env Env, backend string, timeout time.Duration) (*ProcessGr
 	defer C.free(unsafe.Pointer(cb))
 	pg := C.kiln_dist_pg_new(store, cb, C.int(env.Rank), C.int(env.WorldSize), ms)
 	if pg == nil {
-		err := fmt.Errorf("dist: rank %d of %d: creating the %s process group: %s", env.Rank, env.WorldSize, backend, lastError())
+		err := fmt.Errorf("dist: rank %d of %d: creating the %s process group (rendezvous at %s:%d, timeout %s): %s; check that every rank started and that MASTER_ADDR/MASTER_PORT reach rank 0",
+			env.Rank, env.WorldSize, backend, env.MasterAddr, env.MasterPort, timeout, lastError())
 		C.kiln_dist_store_free(store)
 		return nil, err
 	}

@@ -230,15 +230,41 @@ func roleBenchAllReduce(e Env) error {
 	return nil
 }
 
-func TestAllReduceAndBroadcastTwoRanks(t *testing.T) {
-	out, err := launch(t, 2, "collectives")
-	if err != nil {
-		t.Fatalf("workers: %v", err)
+func TestAllReduceAndBroadcast(t *testing.T) {
+	for _, nproc := range []int{2, 3} {
+		t.Run(fmt.Sprintf("%d ranks", nproc), func(t *testing.T) {
+			out, err := launch(t, nproc, "collectives")
+			if err != nil {
+				t.Fatalf("workers: %v", err)
+			}
+			for r := 0; r < nproc; r++ {
+				if want := fmt.Sprintf("[rank %d] collectives ok on rank %d", r, r); !strings.Contains(out, want) {
+					t.Errorf("output lacks %q", want)
+				}
+			}
+		})
 	}
-	for r := 0; r < 2; r++ {
-		if want := fmt.Sprintf("[rank %d] collectives ok on rank %d", r, r); !strings.Contains(out, want) {
-			t.Errorf("output lacks %q", want)
-		}
+}
+
+// Rank 0 of a 2-rank job whose rank 1 never starts: the rendezvous gives up
+// after the timeout with an error saying what to check.
+func TestRendezvousTimesOut(t *testing.T) {
+	port, err := freePort("127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := Env{Rank: 0, WorldSize: 2, LocalWorldSize: 1, MasterAddr: "127.0.0.1", MasterPort: port}
+	start := time.Now()
+	g, err := NewProcessGroup(env, Gloo, 2*time.Second)
+	if err == nil {
+		g.Close()
+		t.Fatal("NewProcessGroup without rank 1 succeeded")
+	}
+	if took := time.Since(start); took > 10*time.Second {
+		t.Errorf("gave up after %s, want about the 2s timeout", took)
+	}
+	if want := "rendezvous at 127.0.0.1:"; !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "check that every rank started") {
+		t.Errorf("error = %v, want the rendezvous address and what to check", err)
 	}
 }
 
