@@ -61,7 +61,23 @@ type ProcessGroup struct {
 	timeout time.Duration
 	store   C.kiln_dist_store
 	pg      C.kiln_dist_pg
+	stopHB  chan struct{} // closes the liveness heartbeat
+	hbDone  chan struct{}
 }
+
+// Liveness: every rank bumps a counter in rank 0's store every heartbeat; a
+// rank whose counter stands still over heartbeatWindow after a failed
+// collective is gone. c10d itself reports only the peer's socket address.
+const (
+	heartbeat       = 500 * time.Millisecond
+	heartbeatWindow = 2 * time.Second
+)
+
+func aliveKey(rank int) string { return fmt.Sprintf("kiln/alive/%d", rank) }
+
+// failedKey marks a rank that saw a collective fail, so that once it exits
+// the others do not take it for the rank that caused the failure.
+func failedKey(rank int) string { return fmt.Sprintf("kiln/failed/%d", rank) }
 
 // NewProcessGroup joins the job env describes: rank 0 starts the rendezvous
 // store at MasterAddr:MasterPort, every rank connects and builds the backend's
@@ -105,7 +121,84 @@ func NewProcessGroup(env Env, backend string, timeout time.Duration) (*ProcessGr
 		C.kiln_dist_store_free(store)
 		return nil, err
 	}
-	return &ProcessGroup{env: env, backend: backend, timeout: timeout, store: store, pg: pg}, nil
+	g := &ProcessGroup{env: env, backend: backend, timeout: timeout, store: store, pg: pg,
+		stopHB: make(chan struct{}), hbDone: make(chan struct{})}
+	go g.beat()
+	return g, nil
+}
+
+func (g *ProcessGroup) beat() {
+	defer close(g.hbDone)
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	key := C.CString(aliveKey(g.env.Rank))
+	defer C.free(unsafe.Pointer(key))
+	t := time.NewTicker(heartbeat)
+	defer t.Stop()
+	for {
+		var v C.longlong
+		// A failure means rank 0's store is gone; the collectives report it.
+		_ = C.kiln_dist_store_add(g.store, key, 1, &v)
+		select {
+		case <-g.stopHB:
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// gone lists the other ranks whose heartbeat stopped without their having
+// reported a failed collective themselves (those are in followed); storeLost
+// reports that rank 0's store does not answer (rank 0 itself is gone).
+func (g *ProcessGroup) gone() (ranks, followed []int, storeLost bool) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	add := func(key string, delta int64) (int64, bool) {
+		k := C.CString(key)
+		defer C.free(unsafe.Pointer(k))
+		var v C.longlong
+		if C.kiln_dist_store_add(g.store, k, C.longlong(delta), &v) != 0 {
+			return 0, false
+		}
+		return int64(v), true
+	}
+	read := func(key func(int) string) ([]int64, bool) {
+		out := make([]int64, g.env.WorldSize)
+		for r := range out {
+			v, ok := add(key(r), 0)
+			if !ok {
+				return nil, false
+			}
+			out[r] = v
+		}
+		return out, true
+	}
+	if _, ok := add(failedKey(g.env.Rank), 1); !ok {
+		return nil, nil, true
+	}
+	before, ok := read(aliveKey)
+	if !ok {
+		return nil, nil, true
+	}
+	time.Sleep(heartbeatWindow)
+	after, ok := read(aliveKey)
+	if !ok {
+		return nil, nil, true
+	}
+	failed, ok := read(failedKey)
+	if !ok {
+		return nil, nil, true
+	}
+	for r := range after {
+		switch {
+		case r == g.env.Rank || after[r] != before[r]:
+		case failed[r] > 0:
+			followed = append(followed, r)
+		default:
+			ranks = append(ranks, r)
+		}
+	}
+	return ranks, followed, false
 }
 
 // Rank and Size place this process in the group.
@@ -155,6 +248,11 @@ func (g *ProcessGroup) Barrier() error {
 // Close leaves the group and, on rank 0, stops the rendezvous store. It is
 // safe to call twice.
 func (g *ProcessGroup) Close() error {
+	if g.stopHB != nil {
+		close(g.stopHB)
+		<-g.hbDone
+		g.stopHB = nil
+	}
 	if g.pg != nil {
 		C.kiln_dist_pg_free(g.pg)
 		g.pg = nil
@@ -190,15 +288,27 @@ func (g *ProcessGroup) collective(name string, tensors []*ts.Tensor, call func(*
 	return nil
 }
 
-// failed names who to blame. c10d reports the peer's socket address, not its
-// rank; in a two-rank job the peer is the other rank.
+// failed names who to blame: c10d reports only the peer's socket address, so
+// the heartbeats tell a rank that died from one that is alive but elsewhere.
 func (g *ProcessGroup) failed(op, msg string) error {
-	peer := "another rank"
-	if g.env.WorldSize == 2 {
-		peer = fmt.Sprintf("rank %d", 1-g.env.Rank)
+	var who string
+	dead, followed, storeLost := g.gone()
+	switch {
+	case storeLost:
+		who = "rank 0 is gone (its rendezvous store does not answer)"
+	case len(dead) == 1:
+		who = fmt.Sprintf("rank %d is gone (no heartbeat for %s)", dead[0], heartbeatWindow)
+	case len(dead) > 1:
+		who = fmt.Sprintf("ranks %v are gone (no heartbeat for %s)", dead, heartbeatWindow)
+	case g.env.WorldSize == 2:
+		who = fmt.Sprintf("rank %d is alive but did not reach the same %s within the %s timeout (stuck, or the ranks called different collectives)", 1-g.env.Rank, op, g.timeout)
+	default:
+		who = fmt.Sprintf("every rank is alive but one did not reach the same %s within the %s timeout (stuck, or the ranks called different collectives)", op, g.timeout)
 	}
-	return fmt.Errorf("dist: %s on rank %d of %d failed: %s died or did not reach the same %s within the %s timeout (see its log): %s",
-		op, g.env.Rank, g.env.WorldSize, peer, op, g.timeout, msg)
+	if len(followed) > 0 {
+		who += fmt.Sprintf("; ranks %v stopped after their own %s failed", followed, op)
+	}
+	return fmt.Errorf("dist: %s on rank %d of %d failed: %s; see that rank's log: %s", op, g.env.Rank, g.env.WorldSize, who, msg)
 }
 
 func lastError() string { return C.GoString(C.kiln_dist_last_error()) }

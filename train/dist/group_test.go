@@ -120,8 +120,8 @@ func roleCollectives(e Env) error {
 }
 
 // expectPeerFailure runs an all-reduce on rank 0 that cannot complete and
-// checks that it fails, in time, naming rank 1.
-func expectPeerFailure(g *ProcessGroup, within time.Duration) error {
+// checks that it fails, in time, with an error containing want.
+func expectPeerFailure(g *ProcessGroup, within time.Duration, want string) error {
 	x := tensor([]float32{1, 2}, 2)
 	defer x.MustDrop()
 	start := time.Now()
@@ -131,8 +131,8 @@ func expectPeerFailure(g *ProcessGroup, within time.Duration) error {
 		return fmt.Errorf("all-reduce without rank 1 succeeded")
 	}
 	fmt.Printf("rank 0 got, after %s: %v\n", took.Round(time.Millisecond), err)
-	if !strings.Contains(err.Error(), "rank 1 died or did not reach") {
-		return fmt.Errorf("error does not name rank 1: %v", err)
+	if !strings.Contains(err.Error(), want) {
+		return fmt.Errorf("error does not say %q: %v", want, err)
 	}
 	if took > within {
 		return fmt.Errorf("all-reduce took %s to fail, want at most %s", took, within)
@@ -141,20 +141,43 @@ func expectPeerFailure(g *ProcessGroup, within time.Duration) error {
 	return nil
 }
 
-// Rank 1 exits (cleanly, so the launcher leaves rank 0 running) right after
-// joining; rank 0's next all-reduce must fail naming it.
+// Rank KILN_DIST_TEST_DEAD exits (cleanly, so the launcher leaves the others
+// running) right after joining; the others' next all-reduce must fail naming
+// it. Survivors stay up a while after, so that a slower survivor's check does
+// not count them as gone too.
 func rolePeerExits(e Env) error {
+	dead, err := strconv.Atoi(os.Getenv("KILN_DIST_TEST_DEAD"))
+	if err != nil {
+		return fmt.Errorf("KILN_DIST_TEST_DEAD: %w", err)
+	}
 	g, err := join(e)
 	if err != nil {
 		return err
 	}
-	if e.Rank == 1 {
-		fmt.Println("rank 1 leaving without a word")
+	if e.Rank == dead {
+		fmt.Printf("rank %d leaving without a word\n", e.Rank)
 		os.Exit(0)
 	}
 	defer g.Close()
 	time.Sleep(500 * time.Millisecond)
-	return expectPeerFailure(g, 10*time.Second)
+	x := tensor([]float32{1, 2}, 2)
+	defer x.MustDrop()
+	start := time.Now()
+	err = g.AllReduceMean([]*ts.Tensor{x})
+	took := time.Since(start)
+	defer time.Sleep(2 * heartbeatWindow)
+	if err == nil {
+		return fmt.Errorf("all-reduce without rank %d succeeded", dead)
+	}
+	fmt.Printf("rank %d got, after %s: %v\n", e.Rank, took.Round(time.Millisecond), err)
+	if want := fmt.Sprintf("rank %d is gone (no heartbeat", dead); !strings.Contains(err.Error(), want) {
+		return fmt.Errorf("error does not say %q: %v", want, err)
+	}
+	if took > 15*time.Second {
+		return fmt.Errorf("all-reduce took %s to fail, want at most 15s", took)
+	}
+	fmt.Printf("rank %d detected the failure\n", e.Rank)
+	return nil
 }
 
 // Rank 1 stays alive but never calls the collective: rank 0 must give up
@@ -165,11 +188,11 @@ func rolePeerHangs(e Env) error {
 		return err
 	}
 	if e.Rank == 1 {
-		time.Sleep(6 * time.Second)
+		time.Sleep(8 * time.Second)
 		os.Exit(0)
 	}
 	defer g.Close()
-	return expectPeerFailure(g, 3*time.Second+2*time.Second)
+	return expectPeerFailure(g, 3*time.Second+heartbeatWindow+2*time.Second, "rank 1 is alive but did not reach the same all-reduce within the 3s timeout")
 }
 
 // All-reduce (mean) of a float32 bucket of KILN_DIST_BENCH_FLOATS values
@@ -268,13 +291,19 @@ func TestRendezvousTimesOut(t *testing.T) {
 	}
 }
 
-func TestPeerExitFailsOtherRank(t *testing.T) {
-	out, err := launch(t, 2, "peer-exits", timeoutVar+"=30s")
-	if err != nil {
-		t.Fatalf("workers: %v", err)
-	}
-	if !strings.Contains(out, "[rank 0] peer failure detected on rank 0") {
-		t.Fatalf("rank 0 did not report rank 1's exit")
+func TestPeerExitFailsOtherRanks(t *testing.T) {
+	for _, tc := range []struct{ nproc, dead int }{{2, 1}, {3, 2}, {3, 1}} {
+		t.Run(fmt.Sprintf("rank %d of %d", tc.dead, tc.nproc), func(t *testing.T) {
+			out, err := launch(t, tc.nproc, "peer-exits", timeoutVar+"=10s", fmt.Sprintf("KILN_DIST_TEST_DEAD=%d", tc.dead))
+			if err != nil {
+				t.Fatalf("workers: %v", err)
+			}
+			for r := 0; r < tc.nproc; r++ {
+				if want := fmt.Sprintf("[rank %d] rank %d detected the failure", r, r); r != tc.dead && !strings.Contains(out, want) {
+					t.Errorf("output lacks %q", want)
+				}
+			}
+		})
 	}
 }
 

@@ -26,6 +26,10 @@ kiln_dist_store kiln_dist_store_new(const char *, int, int, int, int) {
   return nullptr;
 }
 void kiln_dist_store_free(kiln_dist_store) {}
+int kiln_dist_store_add(kiln_dist_store, const char *, long long, long long *) {
+  kiln_dist_err = KILN_DIST_UNAVAILABLE;
+  return -1;
+}
 kiln_dist_pg kiln_dist_pg_new(kiln_dist_store, const char *, int, int, int) {
   kiln_dist_err = KILN_DIST_UNAVAILABLE;
   return nullptr;
@@ -166,6 +170,14 @@ kiln_dist_store kiln_dist_store_new(const char *addr, int port, int world_size, 
 }
 
 void kiln_dist_store_free(kiln_dist_store s) { delete static_cast<Store *>(s); }
+
+int kiln_dist_store_add(kiln_dist_store s, const char *key, long long delta, long long *out) {
+  KILN_DIST_TRY(-1)
+  TORCH_CHECK(s != nullptr, "no store");
+  *out = static_cast<Store *>(s)->store->add(std::string(key), static_cast<int64_t>(delta));
+  return 0;
+  KILN_DIST_CATCH(-1)
+}
 
 kiln_dist_pg kiln_dist_pg_new(kiln_dist_store s, const char *backend, int rank, int world_size, int timeout_ms) {
   KILN_DIST_TRY(nullptr)

@@ -24,6 +24,10 @@ const char *kiln_dist_nccl_unavailable(void);
  * world_size-1 clients. */
 kiln_dist_store kiln_dist_store_new(const char *addr, int port, int world_size, int is_master, int timeout_ms);
 void kiln_dist_store_free(kiln_dist_store s);
+/* Adds delta to the integer at key (created as 0) and stores the new value in
+ * *out; delta 0 reads it. Safe to call from another thread than the
+ * collectives (kiln's liveness heartbeat does). */
+int kiln_dist_store_add(kiln_dist_store s, const char *key, long long delta, long long *out);
 
 /* A process group of world_size ranks rendezvousing through store. backend:
  * "gloo" or "nccl". timeout_ms bounds every collective: a peer that died or
