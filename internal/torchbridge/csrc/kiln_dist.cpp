@@ -126,10 +126,16 @@ void bucketed(std::vector<at::Tensor *> &ts, Op op) {
   }
   for (auto &kv : buckets) {
     auto &list = kv.second;
+    if (list.size() == 1 && list[0]->is_contiguous()) {
+      // Already one flat buffer: reduce it in place, no copies.
+      std::vector<at::Tensor> buf{*list[0]};
+      op(buf);
+      continue;
+    }
     std::vector<at::Tensor> flat;
     flat.reserve(list.size());
     for (auto *t : list) flat.push_back(t->reshape({-1}));
-    std::vector<at::Tensor> buf{list.size() == 1 ? flat[0].contiguous().clone() : torch::cat(flat)};
+    std::vector<at::Tensor> buf{list.size() == 1 ? flat[0].contiguous() : torch::cat(flat)};
     op(buf);
     int64_t off = 0;
     for (auto *t : list) {
