@@ -23,7 +23,7 @@ WORKDIR /src
 # Debian's npm fetches onnxruntime-node; the rest is what the bridge and kiln need.
 RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends npm && rm -rf /var/lib/apt/lists/*
 COPY scripts/ scripts/
-RUN KILN_APT_PACKAGES="g++ make libtorch-dev libopenblas0-pthread" scripts/setup/apt.sh \
+RUN KILN_APT_PACKAGES="g++ make libtorch-dev libgloo-dev libopenblas0-pthread" scripts/setup/apt.sh \
  && scripts/setup/onnxruntime.sh
 COPY go.mod go.sum ./
 COPY third_party/ third_party/

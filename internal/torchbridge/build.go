@@ -25,7 +25,7 @@ import (
 // by an older builder are not reused.
 const builderRevision = "4"
 
-//go:embed csrc/kiln_api.h csrc/kiln_api.cpp csrc/kiln_compat.h
+//go:embed csrc/kiln_api.h csrc/kiln_api.cpp csrc/kiln_compat.h csrc/kiln_dist.h csrc/kiln_dist.cpp
 var kilnSources embed.FS
 
 // gotch's C++ layer, relative to the repository root. The files are kept
@@ -166,7 +166,8 @@ func makePlan(o *Options) (*plan, error) {
 		fmt.Fprintf(h, "%s %d\n", rel, len(b))
 		h.Write(b)
 	}
-	for _, name := range []string{"kiln_api.h", "kiln_api.cpp", "kiln_compat.h"} {
+	fmt.Fprintf(h, "gloo=%s\n", glooHeaders(lt))
+	for _, name := range append([]string{"kiln_api.h", "kiln_api.cpp", "kiln_compat.h"}, distSources...) {
 		b, err := kilnSources.ReadFile("csrc/" + name)
 		if err != nil {
 			return nil, fmt.Errorf("embedded %s: %w", name, err)
@@ -319,6 +320,8 @@ func (p *plan) build(ctx context.Context, o *Options) error {
 		"kiln_api.h":            p.sources["kiln_api.h"],
 		"kiln_compat.h":         p.sources["kiln_compat.h"],
 		"kiln_stub.h":           []byte(stubHeader),
+		"kiln_dist.h":           p.sources["kiln_dist.h"],
+		"kiln_dist.cpp":         p.sources["kiln_dist.cpp"],
 	}
 	for name, b := range files {
 		if err := os.WriteFile(filepath.Join(src, name), b, 0o644); err != nil {
@@ -356,7 +359,16 @@ func (p *plan) build(ctx context.Context, o *Options) error {
 	for i := range dirty {
 		dirty[i] = true
 	}
-	fixed := []string{"torch_api_main.cpp", "kiln_api.cpp"}
+	// kiln_dist.cpp is not stubbed function by function: configureDist
+	// turns off, as a whole, the c10d backends this libtorch cannot build.
+	missing, err := configureDist(ctx, cxx, src, p.lt)
+	if err != nil {
+		return err
+	}
+	for _, m := range missing {
+		log.Warn("distributed backend left out of the bridge", "why", m)
+	}
+	fixed := []string{"torch_api_main.cpp", "kiln_api.cpp", "kiln_dist.cpp"}
 	fixedDirty := map[string]bool{"torch_api_main.cpp": true, "kiln_api.cpp": true}
 	if err := os.WriteFile(filepath.Join(src, "kiln_stubs.inc"), stubsInc(nil), 0o644); err != nil {
 		return fmt.Errorf("bridge build dir: %w", err)

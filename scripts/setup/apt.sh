@@ -7,11 +7,13 @@
 source "$(dirname "$0")/lib.sh"
 
 # libtorch-dev: the C++ libtorch the bridge is built against (Debian's 1.13, CPU).
+# libgloo-dev: gloo's headers, which libtorch's c10d (distributed training) includes;
+#   without them the bridge's kiln_dist calls report "not available".
 # libopenblas0-pthread: without it libtorch falls back to reference BLAS (~14x slower).
 # python3-torch: the same libtorch for the PyTorch peers and parity references.
 # python3-venv: the reference environment. libonnx-dev: the official onnx.proto.
 # protobuf-compiler: regenerating export/onnxpb. wrk: serving peer benchmark.
-PKGS=(${KILN_APT_PACKAGES:-g++ make libtorch-dev libopenblas0-pthread python3-torch python3-venv libonnx-dev protobuf-compiler wrk})
+PKGS=(${KILN_APT_PACKAGES:-g++ make libtorch-dev libgloo-dev libopenblas0-pthread python3-torch python3-venv libonnx-dev protobuf-compiler wrk})
 
 missing=()
 for p in "${PKGS[@]}"; do
