@@ -323,6 +323,12 @@ func commandHelp(t *testing.T, sub string) []byte {
 		return nil
 	}
 	out, err := exec.Command(bin, sub, "--help").CombinedOutput()
+	if err != nil && sub != "serve" && strings.Contains(string(out), `unknown command "`+sub+`"`) {
+		// bin/kiln-serve (the libtorch-free build, what serving images
+		// ship) has no training commands: make test checks the training
+		// manifests against bin/kiln, and the serving ones against both.
+		t.Skipf("%s has no %s command (the libtorch-free build); checked with bin/kiln", bin, sub)
+	}
 	if err != nil {
 		t.Fatalf("%s %s --help: %v\n%s", bin, sub, err, out)
 	}
