@@ -18,8 +18,18 @@ import (
 	"github.com/kiln-ml/kiln/models"
 )
 
-// parityTol is the bound for float32 parity with HF transformers.
-const parityTol = 1e-5
+// parityTol is the bound for float32 parity with HF transformers
+// running on the same libtorch (Debian's 1.13, in the reference venv). When
+// make test-bridges reruns these tests on another libtorch
+// (KILN_EXPECT_TORCH_VERSION set, e.g. PyPI 2.11) while the reference still
+// runs on 1.13, kernels differ in summation order and blocking: the bound is
+// 1e-4 there (observed: 2.4e-5 on DeBERTa-v3-xsmall gradients).
+var parityTol = func() float64 {
+	if os.Getenv("KILN_EXPECT_TORCH_VERSION") != "" {
+		return 1e-4
+	}
+	return 1e-5
+}()
 
 var (
 	refOnce sync.Once
