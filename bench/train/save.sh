@@ -15,9 +15,9 @@ export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 MODEL=${MODEL:-build/pretrained/all-MiniLM-L6-v2}
 SAVES=${SAVES:-3} ROUNDS=${ROUNDS:-3}
 PY=${KILN_PYTHON:-build/venv/bin/python}
-OUT=${OUT:-$(mktemp -d)}
-mkdir -p "$OUT"
 bin=$(mktemp -d)
+OUT=${OUT:-$bin/out}
+mkdir -p "$OUT"
 trap 'rm -rf "$bin"' EXIT
 go test -c -o "$bin/train.test" ./train
 
