@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sort"
 
 	"github.com/kiln-ml/kiln/internal/atomicfile"
@@ -101,23 +102,64 @@ func ParseSafetensors(data []byte) (StateDict, map[string]string, error) {
 // WriteSafetensors writes sd atomically. Tensors are laid out by name,
 // the header padded with spaces to 8 bytes as the reference writer does.
 func WriteSafetensors(path string, sd StateDict, metadata map[string]string) error {
-	names := sd.Names()
-	header := make(map[string]any, len(sd)+1)
+	tensors := make([]StreamedTensor, 0, len(sd))
+	for name, t := range sd {
+		if err := t.check(); err != nil {
+			return fmt.Errorf("write %s: tensor %q: %w", path, name, err)
+		}
+		tensors = append(tensors, StreamedTensor{Name: name, DType: t.DType, Shape: t.Shape,
+			Write: func(w io.Writer) error { _, err := w.Write(t.Data); return err }})
+	}
+	return StreamSafetensors(path, tensors, metadata)
+}
+
+// StreamedTensor is one tensor of a safetensors file whose bytes are
+// produced while the file is written, so that a whole state never needs a
+// copy in Go memory (a checkpoint streams from libtorch, see models/torch).
+type StreamedTensor struct {
+	Name  string
+	DType string
+	Shape []int64
+	// Write writes the tensor's bytes: little-endian, row-major, exactly
+	// DType's size times the number of elements of Shape.
+	Write func(w io.Writer) error
+}
+
+// StreamSafetensors writes tensors atomically as WriteSafetensors does
+// (the same bytes for the same tensors): laid out by name, the header
+// padded with spaces to 8 bytes. A Write that writes a wrong number of
+// bytes is an error, and nothing at path changes.
+func StreamSafetensors(path string, tensors []StreamedTensor, metadata map[string]string) error {
+	tensors = slices.Clone(tensors)
+	sort.Slice(tensors, func(i, j int) bool { return tensors[i].Name < tensors[j].Name })
+	header := make(map[string]any, len(tensors)+1)
 	if len(metadata) > 0 {
 		header["__metadata__"] = metadata
 	}
+	sizes := make([]int64, len(tensors))
 	var off int64
-	for _, name := range names {
-		t := sd[name]
-		if err := t.check(); err != nil {
-			return fmt.Errorf("write %s: tensor %q: %w", path, name, err)
+	for i, t := range tensors {
+		if i > 0 && t.Name == tensors[i-1].Name {
+			return fmt.Errorf("write %s: tensor %q appears twice", path, t.Name)
+		}
+		size, ok := dtypeSize[t.DType]
+		if !ok {
+			return fmt.Errorf("write %s: tensor %q: unknown dtype %q", path, t.Name, t.DType)
 		}
 		shape := t.Shape
 		if shape == nil {
 			shape = []int64{}
 		}
-		header[name] = stEntry{DType: t.DType, Shape: shape, DataOffsets: [2]int64{off, off + int64(len(t.Data))}}
-		off += int64(len(t.Data))
+		n := int64(size)
+		for _, d := range shape {
+			if d < 0 {
+				return fmt.Errorf("write %s: tensor %q: negative dimension in shape %v", path, t.Name, shape)
+			}
+			n *= d
+		}
+		sizes[i] = n
+		header[t.Name] = stEntry{DType: t.DType, Shape: shape, DataOffsets: [2]int64{off, off + n}}
+		off += n
 	}
 	hj, err := json.Marshal(header)
 	if err != nil {
@@ -135,11 +177,27 @@ func WriteSafetensors(path string, sd StateDict, metadata map[string]string) err
 		if _, err := w.Write(hj); err != nil {
 			return err
 		}
-		for _, name := range names {
-			if _, err := w.Write(sd[name].Data); err != nil {
-				return err
+		cw := &countingWriter{w: w}
+		for i, t := range tensors {
+			cw.n = 0
+			if err := t.Write(cw); err != nil {
+				return fmt.Errorf("tensor %q: %w", t.Name, err)
+			}
+			if cw.n != sizes[i] {
+				return fmt.Errorf("tensor %q: %s%v needs %d bytes, %d were written", t.Name, t.DType, t.Shape, sizes[i], cw.n)
 			}
 		}
 		return nil
 	})
+}
+
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
 }

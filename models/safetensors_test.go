@@ -3,6 +3,8 @@ package models
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -118,4 +120,80 @@ func padHeader(h string) string {
 
 func overlapping(t *testing.T) []byte {
 	return []byte(padHeader(`{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}`) + "123456789012")
+}
+
+// streamed describes sd as streamed tensors, each writing its bytes in
+// pieces of at most 5 so a writer that assumes one Write per tensor fails.
+func streamed(sd StateDict) []StreamedTensor {
+	var out []StreamedTensor
+	for name, t := range sd {
+		out = append(out, StreamedTensor{Name: name, DType: t.DType, Shape: t.Shape, Write: func(w io.Writer) error {
+			for b := t.Data; len(b) > 0; {
+				n := min(5, len(b))
+				if _, err := w.Write(b[:n]); err != nil {
+					return err
+				}
+				b = b[n:]
+			}
+			return nil
+		}})
+	}
+	return out
+}
+
+func TestStreamSafetensors(t *testing.T) {
+	sd := sampleDict(t)
+	dir := t.TempDir()
+	want := filepath.Join(dir, "want.safetensors")
+	if err := WriteSafetensors(want, sd, map[string]string{"format": "pt"}); err != nil {
+		t.Fatal(err)
+	}
+	wantBytes, err := os.ReadFile(want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	boom := errors.New("boom")
+	tests := []struct {
+		name    string
+		edit    func([]StreamedTensor) []StreamedTensor
+		wantErr string // "" = the same bytes as WriteSafetensors
+	}{
+		{"same bytes as WriteSafetensors", func(s []StreamedTensor) []StreamedTensor { return s }, ""},
+		{"short tensor", func(s []StreamedTensor) []StreamedTensor {
+			s[0].Shape = append([]int64{2}, s[0].Shape...)
+			return s
+		}, "were written"},
+		{"duplicate name", func(s []StreamedTensor) []StreamedTensor { return append(s, s[0]) }, "appears twice"},
+		{"unknown dtype", func(s []StreamedTensor) []StreamedTensor { s[0].DType = "F8"; return s }, "unknown dtype"},
+		{"negative dimension", func(s []StreamedTensor) []StreamedTensor { s[0].Shape = []int64{-1}; return s }, "negative dimension"},
+		{"write fails", func(s []StreamedTensor) []StreamedTensor {
+			s[1].Write = func(io.Writer) error { return boom }
+			return s
+		}, "boom"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(dir, strings.ReplaceAll(tt.name, " ", "-")+".safetensors")
+			err := StreamSafetensors(path, tt.edit(streamed(sd)), map[string]string{"format": "pt"})
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error %v, want one containing %q", err, tt.wantErr)
+				}
+				if _, serr := os.Stat(path); !os.IsNotExist(serr) {
+					t.Errorf("a failed write left %s (stat: %v)", path, serr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, wantBytes) {
+				t.Errorf("streamed file differs from WriteSafetensors' (%d vs %d bytes)", len(got), len(wantBytes))
+			}
+		})
+	}
 }

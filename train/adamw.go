@@ -314,6 +314,29 @@ func (o *AdamW) State() (models.StateDict, error) {
 	return sd, nil
 }
 
+// SaveState writes the moments State returns to path, atomically and in
+// the same bytes, streaming each tensor from libtorch instead of copying
+// the whole state (twice the model's size) into Go first.
+func (o *AdamW) SaveState(path string, metadata map[string]string) error {
+	var tensors []models.StreamedTensor
+	for _, ap := range o.params {
+		if ap.m == nil {
+			continue
+		}
+		for _, mt := range []struct {
+			suffix string
+			t      *ts.Tensor
+		}{{".exp_avg", ap.m}, {".exp_avg_sq", ap.v}} {
+			st, err := mtorch.Streamed(ap.name+mt.suffix, mt.t, "F32")
+			if err != nil {
+				return fmt.Errorf("optimiser state: %w", err)
+			}
+			tensors = append(tensors, st)
+		}
+	}
+	return models.StreamSafetensors(path, tensors, metadata)
+}
+
 // LoadState restores moment tensors written by State.
 func (o *AdamW) LoadState(sd models.StateDict, dev gotch.Device) error {
 	for _, ap := range o.params {

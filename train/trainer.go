@@ -365,11 +365,7 @@ func saveCheckpoint(outDir string, model *mtorch.Model, opt *AdamW, sched Schedu
 		if err := model.Save(tmp); err != nil {
 			return fmt.Errorf("checkpoint model: %w", err)
 		}
-		osd, err := opt.State()
-		if err != nil {
-			return err
-		}
-		if err := models.WriteSafetensors(filepath.Join(tmp, "optimizer.safetensors"), osd, map[string]string{"format": "kiln-adamw"}); err != nil {
+		if err := opt.SaveState(filepath.Join(tmp, "optimizer.safetensors"), map[string]string{"format": "kiln-adamw"}); err != nil {
 			return fmt.Errorf("checkpoint optimiser: %w", err)
 		}
 		return atomicfile.WriteJSON(filepath.Join(tmp, "trainer_state.json"), st)

@@ -1,9 +1,11 @@
 package torch
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"maps"
 	"math/rand/v2"
@@ -12,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unsafe"
 
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
@@ -274,22 +277,93 @@ func (m *Model) StateDict(dtype string) (models.StateDict, error) {
 	return sd, nil
 }
 
+// cpuFloat32 is t detached, on the CPU, float32 and contiguous: t's own
+// storage when it already is all that (no copy). Detached first, so no
+// graph is built and grad mode does not matter (toggling it here would be
+// unsafe: see gradmode.go). The caller drops it.
+func cpuFloat32(t *ts.Tensor) (*ts.Tensor, error) {
+	c, err := t.Detach(false)
+	if err == nil { // each step below drops its input, also when it fails
+		c, err = c.To(gotch.CPU, true)
+	}
+	if err == nil {
+		c, err = c.Totype(gotch.Float, true)
+	}
+	if err == nil {
+		c, err = c.Contiguous(true)
+	}
+	return c, err
+}
+
+// float32Data views a tensor from cpuFloat32 as a slice over its libtorch
+// memory, valid until the tensor is dropped. gotch's CopyData is avoided:
+// it checks the destination by reflecting over every element, seconds for
+// a model's worth of parameters.
+func float32Data(c *ts.Tensor) ([]float32, error) {
+	n := c.Numel()
+	if n == 0 {
+		return nil, nil
+	}
+	ptr, err := c.DataPtr()
+	if err != nil {
+		return nil, err
+	}
+	return unsafe.Slice((*float32)(ptr), n), nil
+}
+
 // Float32Values copies a float tensor (any device, any layout) to Go.
 func Float32Values(t *ts.Tensor) ([]float32, []int64, error) {
 	shape, err := t.Size()
 	if err != nil {
 		return nil, nil, err
 	}
-	// Detached first, so no graph is built and grad mode does not matter
-	// (toggling it here would be unsafe: see gradmode.go).
-	c := t.MustDetach(false).MustTo(gotch.CPU, true).MustTotype(gotch.Float, true).MustContiguous(true)
-	defer c.MustDrop()
-	n := c.Numel()
-	vals := make([]float32, n)
-	if err := c.CopyData(vals, n); err != nil {
+	c, err := cpuFloat32(t)
+	if err != nil {
 		return nil, nil, err
 	}
-	return vals, shape, nil
+	defer c.MustDrop()
+	data, err := float32Data(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	return slices.Clone(data), shape, nil
+}
+
+// littleEndian: safetensors is little-endian, so on such a host a float32
+// tensor's memory is already its F32 bytes.
+var littleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
+
+// Streamed describes tensor t (any device, float dtype) as a safetensors
+// entry in dtype (F32, F16 or BF16) whose bytes are written straight from
+// libtorch's memory when the file is written: one tensor at a time, with no
+// copy in Go for F32 on a little-endian host, so saving a model and its
+// optimiser state costs neither seconds of copying nor their size in RSS.
+func Streamed(name string, t *ts.Tensor, dtype string) (models.StreamedTensor, error) {
+	shape, err := t.Size()
+	if err != nil {
+		return models.StreamedTensor{}, fmt.Errorf("tensor %s: %w", name, err)
+	}
+	return models.StreamedTensor{Name: name, DType: dtype, Shape: shape, Write: func(w io.Writer) error {
+		c, err := cpuFloat32(t)
+		if err != nil {
+			return err
+		}
+		defer c.MustDrop()
+		data, err := float32Data(c)
+		if err != nil {
+			return err
+		}
+		if dtype == "F32" && littleEndian {
+			_, err = w.Write(unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(data))), 4*len(data)))
+			return err
+		}
+		enc, err := models.FromFloat32s(dtype, shape, data)
+		if err != nil {
+			return err
+		}
+		_, err = w.Write(enc.Data)
+		return err
+	}}, nil
 }
 
 // Save writes config.json and model.safetensors (float32) atomically with
@@ -299,9 +373,16 @@ func (m *Model) Save(dir string) error { return m.SaveAs(dir, "F32") }
 
 // SaveAs is Save with the on-disk dtype (F32, F16 or BF16).
 func (m *Model) SaveAs(dir, dtype string) error {
-	sd, err := m.StateDict(dtype)
-	if err != nil {
-		return fmt.Errorf("save %s: %w", dir, err)
+	if _, ok := map[string]bool{"F32": true, "F16": true, "BF16": true}[dtype]; !ok {
+		return fmt.Errorf("save %s: dtype %q: want F32, F16 or BF16", dir, dtype)
+	}
+	tensors := make([]models.StreamedTensor, 0, len(m.params))
+	for _, p := range m.params {
+		st, err := Streamed(p.Name, p.Tensor, dtype)
+		if err != nil {
+			return fmt.Errorf("save %s: parameter %w", dir, err)
+		}
+		tensors = append(tensors, st)
 	}
 	cfg := *m.Config
 	cfg.Architectures = []string{models.ArchitectureName(cfg.ModelType)}
@@ -311,7 +392,7 @@ func (m *Model) SaveAs(dir, dtype string) error {
 		cfg.Extra = map[string]json.RawMessage{}
 	}
 	cfg.Extra["torch_dtype"] = json.RawMessage(map[string]string{"F32": `"float32"`, "F16": `"float16"`, "BF16": `"bfloat16"`}[dtype])
-	if err := models.WriteSafetensors(filepath.Join(dir, "model.safetensors"), sd, map[string]string{"format": "pt"}); err != nil {
+	if err := models.StreamSafetensors(filepath.Join(dir, "model.safetensors"), tensors, map[string]string{"format": "pt"}); err != nil {
 		return err
 	}
 	return cfg.Save(dir)
