@@ -11,7 +11,7 @@ import (
 // pendingTrainFlags are flags pytorchjob.yaml passes that `kiln train` does
 // not have yet: issue 18's trainer wiring adds them. The check below fails
 // once the binary has one of them, so the list only shrinks.
-var pendingTrainFlags = []string{"--dist-backend", "--dist-timeout"}
+var pendingTrainFlags = []string{}
 
 type replicaSpec struct {
 	Replicas      int    `yaml:"replicas"`
