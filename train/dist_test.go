@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"os"
+	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
@@ -167,4 +169,49 @@ func TestDataParallelKilledRankEndsJob(t *testing.T) {
 		t.Fatalf("rank 1 did not die where the test asked")
 	}
 	finalParams(t, out+"/checkpoint-2") // loads, or fails the test
+}
+
+// Under torchrun or a PyTorchJob no launcher of ours stops the job: rank 0
+// itself must fail within the timeout, naming the rank that died.
+func TestDataParallelSurvivorNamesDeadRank(t *testing.T) {
+	needGloo(t)
+	train := smallSST2(t, 96)
+	cfg := ddpConfig(t, train, t.TempDir(), 8, 1)
+	cfg.MaxSteps = 6
+	b, err := json.Marshal(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	var outs [2]bytes.Buffer
+	var cmds [2]*exec.Cmd
+	for r := range cmds {
+		env := dist.Env{Rank: r, WorldSize: 2, LocalRank: r, LocalWorldSize: 2, MasterAddr: "127.0.0.1", MasterPort: port}
+		cmds[r] = exec.Command(os.Args[0], "-test.run=^$")
+		cmds[r].Env = append(append(os.Environ(), env.Environ()...), rankWorkerVar+"="+string(b), dieVar+"=1:4")
+		cmds[r].Stdout, cmds[r].Stderr = &outs[r], &outs[r]
+		if err := cmds[r].Start(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start := time.Now()
+	err1, err0 := cmds[1].Wait(), cmds[0].Wait()
+	t.Logf("rank 0:\n%s\nrank 1:\n%s", outs[0].String(), outs[1].String())
+	if err1 == nil || !strings.Contains(err1.Error(), "killed") {
+		t.Fatalf("rank 1 exited with %v, want killed", err1)
+	}
+	if err0 == nil {
+		t.Fatal("rank 0 exited 0 after rank 1 died")
+	}
+	if !strings.Contains(outs[0].String(), "rank 1 is gone") {
+		t.Fatalf("rank 0's error does not name rank 1")
+	}
+	if took := time.Since(start); took > time.Minute {
+		t.Fatalf("rank 0 took %s to fail (timeout 1m)", took)
+	}
 }
