@@ -30,15 +30,8 @@ func TestTrainCLINprocPerNodeAndResume(t *testing.T) {
 		t.Skip("KILN_BIN is not set")
 	}
 	root := testenv.RepoRoot()
-	b, err := os.ReadFile(filepath.Join(root, "testdata/data/sst2/train.csv"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	dir := t.TempDir()
-	data := filepath.Join(dir, "train.csv")
-	if err := os.WriteFile(data, []byte(strings.Join(strings.SplitAfter(string(b), "\n")[:81], "")), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	data := sst2Rows(t, dir, 80)
 	args := func(out string, extra ...string) []string {
 		return append([]string{"train", "--train", data, "--valid-split", "0.2", "--model", filepath.Join(root, "train/testdata/tiny-bert.json"),
 			"--tokenizer", filepath.Join(root, "testdata/tokenizers/bert-base-uncased/tokenizer.json"),
