@@ -457,9 +457,11 @@ func (r *run) reduceGrads(loss *ts.Tensor) error {
 		grads = append(grads, g)
 	}
 	all := append(append([]*ts.Tensor{}, grads...), loss)
+	t0 := time.Now()
 	if err := r.group.AllReduceSum(all); err != nil {
 		return fmt.Errorf("step %d: %w", r.st.GlobalStep+1, err)
 	}
+	r.res.AllReduce += time.Since(t0)
 	return nil
 }
 

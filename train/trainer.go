@@ -146,6 +146,9 @@ type Result struct {
 	Samples    int
 	Tokens     int         // non-padding tokens trained on
 	OOF        [][]float64 // scores of the validation rows by the final model (k-fold)
+	// AllReduce is the time this rank spent in the gradient all-reduce
+	// (data-parallel runs; 0 alone).
+	AllReduce time.Duration
 }
 
 func parseDevice(s string) (gotch.Device, error) {
@@ -547,6 +550,11 @@ func finish(cfg Config, model *mtorch.Model, enc dataset.TextEncoder, tokPath st
 		if cfg.PeakTFLOPS > 0 {
 			metrics["mfu"] = fps / 1e12 / cfg.PeakTFLOPS
 		}
+	}
+	if res.AllReduce > 0 { // rank 0's wait includes the slower ranks' compute
+		steps := max(1, st.GlobalStep-stepsAtStart)
+		metrics["allreduce_s"] = res.AllReduce.Seconds()
+		metrics["allreduce_ms_per_step"] = float64(res.AllReduce.Milliseconds()) / float64(steps)
 	}
 	for k, v := range res.Metrics {
 		metrics["eval_"+k] = v
