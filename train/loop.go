@@ -20,6 +20,7 @@ import (
 	"github.com/kiln-ml/kiln/dataset"
 	"github.com/kiln-ml/kiln/internal/tbevents"
 	mtorch "github.com/kiln-ml/kiln/models/torch"
+	"github.com/kiln-ml/kiln/train/dist"
 )
 
 // runOn is one training run on already-read data (k-fold calls it per
@@ -85,7 +86,18 @@ type run struct {
 	updating              bool      // the optimiser is writing the weights
 	window                logWindow // steps since the last log line
 	runningLoss, runningN float64   // since the start, for the progress bar
+	// Data parallelism (DDP's semantics): group is nil when training
+	// alone (rank 0 of 1). Every rank forms the same global batches of
+	// world × --batch-size rows and takes every world-th row of each, so
+	// a step of N ranks sees exactly the rows of one process with an N×
+	// batch; gradients are summed, each rank's loss weighted by its share
+	// of the global rows.
+	group       *dist.ProcessGroup
+	rank, world int
 }
+
+// main reports whether this process writes the run's outputs (rank 0).
+func (r *run) main() bool { return r.rank == 0 }
 
 // stepResult is what one optimiser step reports.
 type stepResult struct {
@@ -124,7 +136,10 @@ func (w *logWindow) reset() { *w = logWindow{start: time.Now()} }
 // optimiser, schedule, loss scaler, the resumed state, the log and the
 // progress bar.
 func setup(cfg Config, trainDS, validDS *dataset.Dataset) (_ *run, err error) {
-	r := &run{cfg: cfg}
+	r := &run{cfg: cfg, group: cfg.group, world: 1}
+	if r.group != nil {
+		r.rank, r.world = r.group.Rank(), r.group.Size()
+	}
 	defer func() {
 		if err != nil {
 			r.close()
@@ -158,17 +173,27 @@ func setup(cfg Config, trainDS, validDS *dataset.Dataset) (_ *run, err error) {
 	if err := r.resume(); err != nil {
 		return nil, err
 	}
-	if err := r.openLog(); err != nil {
+	if err := r.syncWeights(); err != nil {
 		return nil, err
+	}
+	if r.main() {
+		if err := r.openLog(); err != nil {
+			return nil, err
+		}
 	}
 	r.metricBest = cfg.MetricForBest
 	if r.metricBest == "" {
 		r.metricBest = defaultMetric(r.st.Task)
 	}
-	r.batches = EpochBatches(r.trainData, cfg.BatchSize, cfg.Seed, r.st.Epoch, !cfg.NoShuffle, cfg.GroupByLength)
+	r.batches = r.epochBatches(r.st.Epoch)
+	if len(r.batches) == 0 {
+		return nil, fmt.Errorf("%d training rows for %d ranks: every rank needs at least one row per step", len(r.trainData), r.world)
+	}
 	r.stepsAtStart = r.st.GlobalStep
 	r.res = &Result{OutputDir: r.cfg.OutputDir}
-	r.startBar()
+	if r.main() {
+		r.startBar()
+	}
 	r.loopStart = time.Now()
 	r.window.reset()
 	return r, nil
@@ -222,7 +247,13 @@ func (r *run) newOptimiser() error {
 		return err
 	}
 	r.opt = opt
-	batchesPerEpoch := (len(r.trainData) + cfg.BatchSize - 1) / cfg.BatchSize
+	// As epochBatches forms them: global batches of world × --batch-size
+	// rows, a last one too short to give every rank a row dropped.
+	global := cfg.BatchSize * r.world
+	batchesPerEpoch := len(r.trainData) / global
+	if len(r.trainData)%global >= r.world {
+		batchesPerEpoch++
+	}
 	r.stepsPerEpoch = max(1, batchesPerEpoch/cfg.GradAccum)
 	r.totalSteps = cfg.MaxSteps
 	if r.totalSteps == 0 {
@@ -337,17 +368,42 @@ func (r *run) close() {
 	}
 }
 
-// nextMicroBatches takes the step's GradAccum micro-batches, moving to the
-// next epoch's order when one ends.
+// epochBatches is an epoch's global batches: the same on every rank (same
+// seed), world × --batch-size rows each. With more than one rank, a last
+// batch with fewer rows than ranks is dropped (every rank must take part in
+// every step), as DistributedSampler's drop_last does.
+func (r *run) epochBatches(epoch int) [][]int {
+	b := EpochBatches(r.trainData, r.cfg.BatchSize*r.world, r.cfg.Seed, epoch, !r.cfg.NoShuffle, r.cfg.GroupByLength)
+	if r.world > 1 && len(b) > 0 && len(b[len(b)-1]) < r.world {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+// shard is this rank's part of a global batch: every world-th row.
+func (r *run) shard(global []int) []int {
+	if r.world == 1 {
+		return global
+	}
+	out := make([]int, 0, (len(global)+r.world-1)/r.world)
+	for i := r.rank; i < len(global); i += r.world {
+		out = append(out, global[i])
+	}
+	return out
+}
+
+// nextMicroBatches takes this rank's part of the step's GradAccum global
+// batches, moving to the next epoch's order when one ends; rows and tokens
+// count the whole step over all ranks.
 func (r *run) nextMicroBatches() (micro [][]int, rows, tokens int) {
 	for len(micro) < r.cfg.GradAccum {
 		if r.st.BatchInEpoch >= len(r.batches) {
 			r.st.Epoch++
 			r.st.BatchInEpoch = 0
-			r.batches = EpochBatches(r.trainData, r.cfg.BatchSize, r.cfg.Seed, r.st.Epoch, !r.cfg.NoShuffle, r.cfg.GroupByLength)
+			r.batches = r.epochBatches(r.st.Epoch)
 		}
 		b := r.batches[r.st.BatchInEpoch]
-		micro = append(micro, b)
+		micro = append(micro, r.shard(b))
 		rows += len(b)
 		for _, i := range b {
 			tokens += len(r.trainData[i].IDs)
@@ -355,6 +411,58 @@ func (r *run) nextMicroBatches() (micro [][]int, rows, tokens int) {
 		r.st.BatchInEpoch++
 	}
 	return micro, rows, tokens
+}
+
+// syncWeights starts every rank from rank 0's weights (DDP's initial
+// broadcast): a fresh head's initialisation or a resumed checkpoint read on
+// rank 0 wins.
+func (r *run) syncWeights() error {
+	if r.group == nil {
+		return nil
+	}
+	ws := make([]*ts.Tensor, len(r.params))
+	for i, np := range r.params {
+		ws[i] = np.Tensor.MustDetach(false) // shares the storage, outside autograd
+	}
+	defer func() {
+		for _, w := range ws {
+			w.MustDrop()
+		}
+	}()
+	if err := r.group.Broadcast(ws, 0); err != nil {
+		return fmt.Errorf("broadcasting rank 0's initial weights: %w", err)
+	}
+	return nil
+}
+
+// reduceGrads sums the ranks' gradients (each already weighted by its share
+// of the step's rows, so the sum is the gradient of the global batch) and
+// the step's loss, in one collective after the last micro-batch.
+func (r *run) reduceGrads(loss *ts.Tensor) error {
+	if r.group == nil {
+		return nil
+	}
+	var grads []*ts.Tensor
+	defer func() {
+		for _, g := range grads {
+			g.MustDrop()
+		}
+	}()
+	for _, np := range r.params {
+		g := np.Tensor.MustGrad(false)
+		if !g.MustDefined() { // a parameter no rank used (the same on all)
+			g.MustDrop()
+			continue
+		}
+		grads = append(grads, g)
+	}
+	all := append(append([]*ts.Tensor{}, grads...), loss)
+	t0 := time.Now()
+	if err := r.group.AllReduceSum(all); err != nil {
+		return fmt.Errorf("step %d: %w", r.st.GlobalStep+1, err)
+	}
+	r.res.AllReduce += time.Since(t0)
+	return nil
 }
 
 // step is one optimiser step: forward and backward over the micro-batches,
@@ -382,6 +490,9 @@ func (r *run) step() (stepResult, error) {
 			loss = loss.MustAdd(l, true)
 			l.MustDrop()
 		}
+	}
+	if err := r.reduceGrads(loss); err != nil {
+		return s, err
 	}
 	// One device-to-host copy per step: the gradient norm and the loss.
 	s.norm, s.loss = gradNorm(r.params, 1/r.scaler.Scale(), loss)
@@ -414,7 +525,9 @@ func (r *run) step() (stepResult, error) {
 func (r *run) microStep(rows []int, stepRows int) (*ts.Tensor, error) {
 	// The generator is reseeded from (seed, micro-batch count): that is the
 	// RNG state a checkpoint needs to resume dropout exactly.
-	if err := mtorch.ManualSeed(int64(r.cfg.Seed*1_000_003) + r.st.MicroBatches); err != nil {
+	// Each rank draws its own dropout masks; alone, rank 0 of 1 draws
+	// the single-process stream.
+	if err := mtorch.ManualSeed(int64(r.cfg.Seed*1_000_003) + r.st.MicroBatches*int64(r.world) + int64(r.rank)); err != nil {
 		return nil, err
 	}
 	r.st.MicroBatches++
@@ -467,8 +580,8 @@ func (r *run) guard(name string, phase func() error) (err error) {
 			return
 		}
 		err = fmt.Errorf("%s %d: %w", name, step, oomHint(err, r.cfg))
-		if r.updating {
-			err = fmt.Errorf("%w\nthe weights were being updated, so no checkpoint was saved; last good checkpoint: %q", err, r.lastCkpt)
+		if r.updating || r.group != nil { // the other ranks are not here to save with
+			err = fmt.Errorf("%w\nno checkpoint was saved; last good checkpoint: %q", err, r.lastCkpt)
 			return
 		}
 		r.st.Epoch, r.st.BatchInEpoch, r.st.MicroBatches, r.batches = pos.epoch, pos.batch, pos.micro, pos.batches
@@ -538,6 +651,9 @@ func (r *run) epoch() float64 {
 
 func (r *run) appendLog(e LogEntry) {
 	r.st.LogHistory = append(r.st.LogHistory, e)
+	if r.logf == nil { // not rank 0
+		return
+	}
 	b, err := json.Marshal(e)
 	if err != nil { // LogEntry's marshaller writes non-finite values as null: cannot happen
 		slog.Error("log line", "err", err)
@@ -583,8 +699,13 @@ func (r *run) evaluateAndSave() (stop bool, err error) {
 	due := (cfg.EvalSteps > 0 && st.GlobalStep%cfg.EvalSteps == 0) ||
 		(cfg.EvalSteps == 0 && st.GlobalStep%r.stepsPerEpoch == 0) || st.GlobalStep == r.totalSteps
 	if due && r.validData != nil {
-		better, err := r.evaluate()
-		if err != nil {
+		var better bool
+		if r.main() { // the others wait for its verdict
+			if better, err = r.evaluate(); err != nil {
+				return false, err
+			}
+		}
+		if better, err = r.rank0Says(better); err != nil {
 			return false, err
 		}
 		if !better {
@@ -592,13 +713,13 @@ func (r *run) evaluateAndSave() (stop bool, err error) {
 			stop = cfg.Patience > 0 && st.BadEvals >= cfg.Patience
 		}
 		if better || cfg.SaveSteps == 0 {
-			if err := r.save(); err != nil {
+			if err := r.saveSynced(); err != nil {
 				return false, err
 			}
 		}
 	}
 	if cfg.SaveSteps > 0 && st.GlobalStep%cfg.SaveSteps == 0 && !r.savedThisStep() {
-		if err := r.save(); err != nil {
+		if err := r.saveSynced(); err != nil {
 			return false, err
 		}
 	}
@@ -636,8 +757,46 @@ func (r *run) savedThisStep() bool {
 	return r.lastCkpt == filepath.Join(r.cfg.OutputDir, checkpointName(r.st.GlobalStep))
 }
 
-// save writes checkpoint-<step> and prunes old ones (keeping the best).
+// rank0Says makes every rank follow rank 0's evaluation verdict (only
+// rank 0 evaluates: the full validation set, once), so that all save and
+// stop early at the same steps.
+func (r *run) rank0Says(better bool) (bool, error) {
+	if r.group == nil {
+		return better, nil
+	}
+	v := float32(0)
+	if better {
+		v = 1
+	}
+	t := ts.MustOfSlice([]float32{v})
+	defer t.MustDrop()
+	if err := r.group.Broadcast([]*ts.Tensor{t}, 0); err != nil {
+		return false, fmt.Errorf("evaluation at step %d: %w", r.st.GlobalStep, err)
+	}
+	return t.Float64Values()[0] == 1, nil
+}
+
+// saveSynced is save followed by a barrier: the other ranks wait while
+// rank 0 writes, so a checkpoint is complete before any rank goes on.
+func (r *run) saveSynced() error {
+	if err := r.save(); err != nil {
+		return err
+	}
+	if r.group != nil {
+		if err := r.group.Barrier(); err != nil {
+			return fmt.Errorf("waiting for rank 0 to write checkpoint-%d: %w", r.st.GlobalStep, err)
+		}
+	}
+	return nil
+}
+
+// save writes checkpoint-<step> and prunes old ones (keeping the best);
+// only rank 0 writes.
 func (r *run) save() error {
+	if !r.main() {
+		r.lastCkpt = filepath.Join(r.cfg.OutputDir, checkpointName(r.st.GlobalStep))
+		return nil
+	}
 	dir, err := saveCheckpoint(r.cfg.OutputDir, r.model, r.opt, r.sched, r.scaler, r.st)
 	if err != nil {
 		return err
@@ -649,6 +808,9 @@ func (r *run) save() error {
 // interrupted saves a checkpoint when the run is cancelled (Ctrl-C) and
 // returns the error that names it.
 func (r *run) interrupted(cause error) error {
+	if !r.main() {
+		return fmt.Errorf("interrupted at step %d (rank %d; rank 0 saves the checkpoint): %w", r.st.GlobalStep, r.rank, cause)
+	}
 	slog.Warn("interrupted; saving a checkpoint", "step", r.st.GlobalStep)
 	if err := r.save(); err != nil {
 		return fmt.Errorf("interrupted at step %d; the checkpoint could not be saved (last good: %q): %w", r.st.GlobalStep, r.lastCkpt, errors.Join(cause, err))
@@ -668,11 +830,14 @@ func (r *run) finish(start time.Time) (*Result, error) {
 	// checkpoints written during training, not the final save.
 	res.Elapsed = time.Since(r.loopStart)
 	if !r.savedThisStep() {
-		if err := r.save(); err != nil {
+		if err := r.saveSynced(); err != nil {
 			return nil, err
 		}
 	}
 	res.Checkpoint, res.State, res.Total = r.lastCkpt, st, time.Since(start)
+	if !r.main() { // rank 0 writes the final artefacts
+		return res, nil
+	}
 	if err := finish(r.cfg, r.model, r.enc, r.tokPath, st, res, r.stepsAtStart); err != nil {
 		return nil, err
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/kiln-ml/kiln/internal/atomicfile"
 	"github.com/kiln-ml/kiln/models"
 	mtorch "github.com/kiln-ml/kiln/models/torch"
+	"github.com/kiln-ml/kiln/train/dist"
 )
 
 // Config is one training run; the CLI flags map onto it one to one.
@@ -64,8 +65,16 @@ type Config struct {
 	PeakTFLOPS float64
 	// Folds > 1 trains K models by stratified k-fold (RunKFold).
 	Folds int
+	// DistBackend and DistTimeout configure the process group when this
+	// process is one rank of a data-parallel job (torchrun's, a
+	// PyTorchJob's or Slurm's variables are set; see train/dist): "" is
+	// NCCL on CUDA and gloo on CPU, 0 is dist.DefaultTimeout.
+	DistBackend string
+	DistTimeout time.Duration
 	// oof asks runOn for the final model's scores on the validation rows.
 	oof bool
+	// group is the data-parallel process group; nil trains alone.
+	group *dist.ProcessGroup
 }
 
 // DefaultConfig is the configuration `kiln train` starts from (its flags
@@ -137,6 +146,9 @@ type Result struct {
 	Samples    int
 	Tokens     int         // non-padding tokens trained on
 	OOF        [][]float64 // scores of the validation rows by the final model (k-fold)
+	// AllReduce is the time this rank spent in the gradient all-reduce
+	// (data-parallel runs; 0 alone).
+	AllReduce time.Duration
 }
 
 func parseDevice(s string) (gotch.Device, error) {
@@ -185,11 +197,45 @@ func checkPrecision(prec string, dev gotch.Device) error {
 func Run(ctx context.Context, cfg Config) (*Result, error) {
 	cfg.Defaults()
 	start := time.Now()
+	g, err := joinJob(&cfg)
+	if err != nil {
+		return nil, err
+	}
+	if g != nil {
+		defer g.Close()
+		cfg.group = g
+	}
 	trainDS, validDS, err := readData(cfg)
 	if err != nil {
 		return nil, err
 	}
 	return runOn(ctx, cfg, trainDS, validDS, start)
+}
+
+// joinJob joins the data-parallel job this process is a rank of (nil when
+// it runs alone). On CUDA each rank of a machine takes the GPU of its local
+// rank, as torchrun's workers do.
+func joinJob(cfg *Config) (*dist.ProcessGroup, error) {
+	env, err := dist.FromEnv(os.Getenv)
+	if err != nil || !env.Distributed() {
+		return nil, err
+	}
+	if cfg.Folds > 1 {
+		return nil, fmt.Errorf("--folds with %d ranks: k-fold runs train in one process; run the folds as separate jobs", env.WorldSize)
+	}
+	if cfg.Device == "cuda" {
+		cfg.Device = fmt.Sprintf("cuda:%d", env.LocalRank)
+	}
+	backend := cfg.DistBackend
+	if backend == "" {
+		backend = dist.DefaultBackend(strings.HasPrefix(cfg.Device, "cuda"))
+	}
+	g, err := dist.NewProcessGroup(env, backend, cfg.DistTimeout)
+	if err != nil {
+		return nil, err
+	}
+	slog.Info("joined the data-parallel job", "rank", env.Rank, "world_size", env.WorldSize, "backend", backend, "launcher", env.Source)
+	return g, nil
 }
 
 // readData reads the training file and the validation file, or holds out a
@@ -500,6 +546,11 @@ func finish(cfg Config, model *mtorch.Model, enc dataset.TextEncoder, tokPath st
 		if cfg.PeakTFLOPS > 0 {
 			metrics["mfu"] = fps / 1e12 / cfg.PeakTFLOPS
 		}
+	}
+	if res.AllReduce > 0 { // rank 0's wait includes the slower ranks' compute
+		steps := max(1, st.GlobalStep-stepsAtStart)
+		metrics["allreduce_s"] = res.AllReduce.Seconds()
+		metrics["allreduce_ms_per_step"] = float64(res.AllReduce.Milliseconds()) / float64(steps)
 	}
 	for k, v := range res.Metrics {
 		metrics["eval_"+k] = v

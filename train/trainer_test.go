@@ -81,6 +81,9 @@ func TestMain(m *testing.M) {
 	if err := mtorch.SetNumThreads(1); err != nil { // every later InitThreads applies 1
 		panic(err)
 	}
+	if os.Getenv(rankWorkerVar) != "" { // a rank started by a data-parallel test
+		os.Exit(rankWorker())
+	}
 	os.Exit(m.Run())
 }
 

@@ -7,11 +7,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 
 	"github.com/spf13/cobra"
 
 	"github.com/kiln-ml/kiln/train"
+	"github.com/kiln-ml/kiln/train/dist"
 )
 
 func init() { addCommand(newTrainCmd()) }
@@ -20,6 +22,7 @@ func newTrainCmd() *cobra.Command {
 	cfg := train.DefaultConfig()
 	d := train.DefaultConfig() // the flags' defaults
 	var noProgress, asJSON bool
+	var nproc int
 	cmd := &cobra.Command{
 		Use:   "train --train FILE --model DIR|config.json --out DIR",
 		Short: "Fine-tune (or train from scratch) a text classifier on CSV/TSV/JSONL",
@@ -69,13 +72,39 @@ Examples:
   kiln train --train data.csv --model DIR --out runs/cv --folds 5
 
   # continue an interrupted run
-  kiln train ... --out runs/sst2 --resume auto`,
+  kiln train ... --out runs/sst2 --resume auto
+
+Data parallelism (PyTorch DDP's semantics): --nproc-per-node N starts N worker processes
+on this machine (each with OMP_NUM_THREADS=1 unless set); under torchrun, a Kubeflow
+PyTorchJob or Slurm (RANK/WORLD_SIZE/MASTER_ADDR/MASTER_PORT, or SLURM_PROCID/SLURM_NTASKS)
+this process is one rank of the job. Rank 0's initial weights are broadcast; every rank
+takes every N-th row of the same global batches of N × --batch-size rows (so N ranks ×
+batch B train like one process with batch N·B); gradients are summed over the ranks
+(gloo on CPU, NCCL on CUDA) after the last micro-batch; rank 0 alone evaluates and writes
+logs, checkpoints and the final model (--out must be shared between machines). A rank
+that dies or hangs ends the job within --dist-timeout with an error naming it.
+
+  kiln train --train data.csv --model DIR --out runs/ddp --nproc-per-node 2
+  torchrun --nnodes 2 --nproc-per-node 4 ... kiln train ... --device cuda`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if cfg.TrainFile == "" || cfg.Model == "" || cfg.OutputDir == "" {
 				return fmt.Errorf("train: --train, --model and --out are required")
 			}
 			cfg.Progress = !noProgress && !asJSON
+			env, err := dist.FromEnv(os.Getenv)
+			if err != nil {
+				return err
+			}
+			if nproc > 1 && env.Source == "" { // not yet a worker: become the launcher
+				if cfg.Folds > 1 {
+					return fmt.Errorf("--folds with --nproc-per-node: k-fold runs train in one process")
+				}
+				return (&dist.Launcher{NProc: nproc, Args: os.Args[1:]}).Run(cmd.Context())
+			}
+			if env.Distributed() && cfg.Folds > 1 {
+				return fmt.Errorf("--folds in a %d-rank job: k-fold runs train in one process; run the folds as separate jobs", env.WorldSize)
+			}
 			if cfg.Folds > 1 {
 				kr, err := train.RunKFold(cmd.Context(), cfg)
 				if err != nil {
@@ -91,6 +120,9 @@ Examples:
 			res, err := train.Run(cmd.Context(), cfg)
 			if err != nil {
 				return err
+			}
+			if !env.IsMain() { // rank 0 reports the run
+				return nil
 			}
 			sps := float64(res.Samples) / res.Elapsed.Seconds()
 			if asJSON {
@@ -156,6 +188,9 @@ Examples:
 	f.Float64Var(&cfg.Dropout, "dropout", d.Dropout, "override every dropout probability (<0: keep the config's)")
 	f.Float64Var(&cfg.PeakTFLOPS, "peak-tflops", 0, "the device's peak TFLOP/s for the precision used (e.g. 989 for H100 SXM bf16/fp16 dense): metrics.json then reports MFU")
 	f.IntVar(&cfg.Folds, "folds", 0, "stratified k-fold: train K models (out/fold-k), write out-of-fold predictions to out/oof.jsonl and out/cv_metrics.json")
+	f.IntVar(&nproc, "nproc-per-node", 1, "data-parallel worker processes to start on this machine (ignored under torchrun/Slurm, which start them)")
+	f.StringVar(&cfg.DistBackend, "dist-backend", "", "process-group backend of a data-parallel run: gloo or nccl (default: nccl on CUDA, gloo on CPU)")
+	f.DurationVar(&cfg.DistTimeout, "dist-timeout", dist.DefaultTimeout, "a data-parallel collective (or the wait while rank 0 evaluates or checkpoints) that takes longer fails, naming the rank that is gone")
 	f.BoolVar(&noProgress, "no-progress", false, "hide the progress bar")
 	f.StringSliceVar(&cfg.ReportTo, "report-to", nil, "also log to: tensorboard (event files under OUT/runs, as HF Trainer's --report_to; view with `tensorboard --logdir OUT/runs`), or none")
 	f.BoolVar(&asJSON, "json", false, "print the run summary as JSON on stdout (implies --no-progress)")

@@ -22,16 +22,8 @@ import (
 // run only re-writes the outputs (no extra steps).
 func TestTrainCLIJSONAndResume(t *testing.T) {
 	root := testenv.RepoRoot()
-	b, err := os.ReadFile(filepath.Join(root, "testdata/data/sst2/train.csv"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	dir := t.TempDir()
-	data := filepath.Join(dir, "train.csv")
-	lines := strings.SplitAfter(string(b), "\n")
-	if err := os.WriteFile(data, []byte(strings.Join(lines[:49], "")), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	data := sst2Rows(t, dir, 48)
 	out := filepath.Join(dir, "run")
 	// rootCmd is shared by the package's tests: put the flags back.
 	t.Cleanup(func() {
@@ -128,4 +120,19 @@ func TestMaxLengthDefaultsToModel(t *testing.T) {
 	if err := rootCmd.ExecuteContext(context.Background()); err == nil || !strings.Contains(err.Error(), "exceeds the model's 64 positions") {
 		t.Errorf("--max-length 100 on a 64-position model: err = %v", err)
 	}
+}
+
+// sst2Rows writes the header and the first n rows of the SST-2 training
+// slice to dir/train.csv and returns its path.
+func sst2Rows(t *testing.T, dir string, n int) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "testdata/data/sst2/train.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := filepath.Join(dir, "train.csv")
+	if err := os.WriteFile(data, []byte(strings.Join(strings.SplitAfter(string(b), "\n")[:n+1], "")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return data
 }

@@ -9,9 +9,9 @@ import (
 )
 
 // pendingTrainFlags are flags pytorchjob.yaml passes that `kiln train` does
-// not have yet: issue 18's trainer wiring adds them. The check below fails
+// not have yet (none since issue 18's trainer wiring). The check below fails
 // once the binary has one of them, so the list only shrinks.
-var pendingTrainFlags = []string{"--dist-backend", "--dist-timeout"}
+var pendingTrainFlags []string
 
 type replicaSpec struct {
 	Replicas      int    `yaml:"replicas"`

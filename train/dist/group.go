@@ -18,26 +18,6 @@ import (
 	"github.com/sugarme/gotch/ts"
 )
 
-// DefaultTimeout bounds each collective and the rendezvous (--dist-timeout):
-// long enough for rank 0 to write a checkpoint while the others wait at the
-// next collective, short enough that a dead rank ends the job in minutes.
-const DefaultTimeout = 10 * time.Minute
-
-// Backend is a c10d process-group implementation.
-const (
-	Gloo = "gloo" // CPU tensors, TCP
-	NCCL = "nccl" // CUDA tensors
-)
-
-// DefaultBackend is NCCL when training on CUDA, gloo otherwise, as PyTorch
-// recommends.
-func DefaultBackend(cuda bool) string {
-	if cuda {
-		return NCCL
-	}
-	return Gloo
-}
-
 // Available reports whether this kiln bridge has c10d (and, for backend
 // "nccl", the NCCL process group); nil when it does.
 func Available(backend string) error {

@@ -1,0 +1,217 @@
+package train
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/kiln-ml/kiln/internal/testenv"
+	"github.com/kiln-ml/kiln/train/dist"
+)
+
+// The data-parallel tests start real ranks: this test binary re-executed
+// by dist.Launcher with torchrun's variables set, rankWorkerVar holding the
+// run's Config as JSON, and dieVar (optionally) "RANK:STEP", the rank that
+// kills itself with SIGKILL when it starts that step.
+const (
+	rankWorkerVar = "KILN_TRAIN_TEST_RANK_CONFIG"
+	dieVar        = "KILN_TRAIN_TEST_DIE"
+)
+
+func rankWorker() int {
+	var cfg Config
+	if err := json.Unmarshal([]byte(os.Getenv(rankWorkerVar)), &cfg); err != nil {
+		fmt.Fprintln(os.Stderr, "worker config:", err)
+		return 2
+	}
+	if v := os.Getenv(dieVar); v != "" {
+		var rank, step int
+		if _, err := fmt.Sscanf(v, "%d:%d", &rank, &step); err != nil {
+			fmt.Fprintln(os.Stderr, dieVar, err)
+			return 2
+		}
+		if os.Getenv("RANK") == fmt.Sprint(rank) {
+			testFailure = func(s int) {
+				if s+1 == step {
+					fmt.Println("killing myself at step", step)
+					_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+				}
+			}
+		}
+	}
+	if _, err := Run(context.Background(), cfg); err != nil {
+		fmt.Fprintln(os.Stderr, "worker error:", err)
+		return 1
+	}
+	return 0
+}
+
+func needGloo(t *testing.T) {
+	t.Helper()
+	if err := dist.Available(dist.Gloo); err != nil {
+		if testenv.Require() {
+			t.Fatalf("KILN_REQUIRE_REFS=1: %v", err)
+		}
+		t.Skip(err)
+	}
+}
+
+// runRanks trains cfg on nproc ranks and returns the launcher's error and
+// the ranks' output.
+func runRanks(t *testing.T, nproc int, cfg Config, extraEnv ...string) (string, error) {
+	t.Helper()
+	b, err := json.Marshal(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	l := &dist.Launcher{NProc: nproc, Env: append([]string{rankWorkerVar + "=" + string(b)}, extraEnv...),
+		Stdout: &out, Stderr: &out, Grace: 5 * time.Second}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	err = l.Run(ctx)
+	t.Logf("ranks' output:\n%s", out.String())
+	return out.String(), err
+}
+
+// ddpConfig is a run whose result depends only on which rows each step
+// sees: no dropout, file order, no length grouping.
+func ddpConfig(t *testing.T, train, out string, batch, accum int) Config {
+	cfg := tinyConfig(t, train, out)
+	cfg.Dropout, cfg.NoShuffle, cfg.GroupByLength = 0, true, false
+	cfg.BatchSize, cfg.GradAccum, cfg.MaxSteps = batch, accum, 3
+	cfg.DistTimeout = time.Minute
+	return cfg
+}
+
+// DDP's contract: N ranks × batch B train exactly like one process with
+// batch N·B (the same rows per step, gradients averaged), with or without
+// accumulation. Tolerance 1e-5: the ranks sum two half-batch gradients
+// where one process sums the whole batch, so float32 rounding differs.
+func TestDataParallelMatchesOneProcess(t *testing.T) {
+	needGloo(t)
+	train := smallSST2(t, 96)
+	alone := t.TempDir()
+	if _, err := Run(context.Background(), ddpConfig(t, train, alone, 16, 1)); err != nil {
+		t.Fatal(err)
+	}
+	want := finalParams(t, alone)
+	for _, tc := range []struct {
+		name         string
+		batch, accum int
+	}{
+		{"2 ranks x batch 8", 8, 1},
+		{"2 ranks x batch 4 x accum 2", 4, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := t.TempDir()
+			if _, err := runRanks(t, 2, ddpConfig(t, train, out, tc.batch, tc.accum)); err != nil {
+				t.Fatal(err)
+			}
+			d := maxAbsDiff(t, want, finalParams(t, out))
+			t.Logf("max |Δw| between 2 ranks and one process: %g", d)
+			if d > 1e-5 {
+				t.Fatalf("max |Δw| = %g between 2 ranks and one process, want <= 1e-5", d)
+			}
+			// The weights did move: the comparison is not of two untrained models.
+			init := t.TempDir()
+			c := ddpConfig(t, train, init, 16, 1)
+			c.LR = 1e-12
+			if _, err := Run(context.Background(), c); err != nil {
+				t.Fatal(err)
+			}
+			if d := maxAbsDiff(t, want, finalParams(t, init)); d < 1e-4 {
+				t.Fatalf("3 steps moved the weights by only %g", d)
+			}
+			// Rank 0 alone wrote the run, with the global step count and samples.
+			var m map[string]any
+			b, err := os.ReadFile(out + "/metrics.json")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := json.Unmarshal(b, &m); err != nil {
+				t.Fatal(err)
+			}
+			if m["global_step"] != 3.0 || m["train_samples"] != 48.0 {
+				t.Fatalf("metrics.json: global_step %v, train_samples %v; want 3 and 48 (3 steps × 16 rows over both ranks)", m["global_step"], m["train_samples"])
+			}
+		})
+	}
+}
+
+// A rank killed mid-run ends the job with an error naming it, quickly, not
+// a hang; rank 0's checkpoint from before stays loadable.
+func TestDataParallelKilledRankEndsJob(t *testing.T) {
+	needGloo(t)
+	train := smallSST2(t, 96)
+	out := t.TempDir()
+	cfg := ddpConfig(t, train, out, 8, 1)
+	cfg.MaxSteps, cfg.SaveSteps = 6, 2
+	start := time.Now()
+	log, err := runRanks(t, 2, cfg, dieVar+"=1:4")
+	var we *dist.WorkerError
+	if !errors.As(err, &we) || we.Rank != 1 || !strings.Contains(err.Error(), "rank 1 failed (signal: killed)") {
+		t.Fatalf("launcher error = %v, want rank 1 killed", err)
+	}
+	if took := time.Since(start); took > 2*time.Minute {
+		t.Fatalf("the job took %s to end after rank 1 died", took)
+	}
+	if !strings.Contains(log, "[rank 1] killing myself at step 4") {
+		t.Fatalf("rank 1 did not die where the test asked")
+	}
+	finalParams(t, out+"/checkpoint-2") // loads, or fails the test
+}
+
+// Under torchrun or a PyTorchJob no launcher of ours stops the job: rank 0
+// itself must fail within the timeout, naming the rank that died.
+func TestDataParallelSurvivorNamesDeadRank(t *testing.T) {
+	needGloo(t)
+	train := smallSST2(t, 96)
+	cfg := ddpConfig(t, train, t.TempDir(), 8, 1)
+	cfg.MaxSteps = 6
+	b, err := json.Marshal(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	var outs [2]bytes.Buffer
+	var cmds [2]*exec.Cmd
+	for r := range cmds {
+		env := dist.Env{Rank: r, WorldSize: 2, LocalRank: r, LocalWorldSize: 2, MasterAddr: "127.0.0.1", MasterPort: port}
+		cmds[r] = exec.Command(os.Args[0], "-test.run=^$")
+		cmds[r].Env = append(append(os.Environ(), env.Environ()...), rankWorkerVar+"="+string(b), dieVar+"=1:4")
+		cmds[r].Stdout, cmds[r].Stderr = &outs[r], &outs[r]
+		if err := cmds[r].Start(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start := time.Now()
+	err1, err0 := cmds[1].Wait(), cmds[0].Wait()
+	t.Logf("rank 0:\n%s\nrank 1:\n%s", outs[0].String(), outs[1].String())
+	if err1 == nil || !strings.Contains(err1.Error(), "killed") {
+		t.Fatalf("rank 1 exited with %v, want killed", err1)
+	}
+	if err0 == nil {
+		t.Fatal("rank 0 exited 0 after rank 1 died")
+	}
+	if !strings.Contains(outs[0].String(), "rank 1 is gone") {
+		t.Fatalf("rank 0's error does not name rank 1")
+	}
+	if took := time.Since(start); took > time.Minute {
+		t.Fatalf("rank 0 took %s to fail (timeout 1m)", took)
+	}
+}
