@@ -248,7 +248,7 @@ func argmax(v []float32) int {
 // row (RoBERTa derives positions from it), token types 0 then 1 for the
 // second half of each row when the model has two or more types.
 func SampleBatch(rng *rand.Rand, cfg *models.Config, batch, seq int, tokenTypes bool) Batch {
-	if limit := maxSeq(cfg); seq > limit {
+	if limit := cfg.MaxSequenceLength(); seq > limit {
 		seq = limit
 	}
 	ids := make([][]int64, batch)
@@ -281,12 +281,4 @@ func SampleBatch(rng *rand.Rand, cfg *models.Config, batch, seq int, tokenTypes 
 	// are not by construction; row 0 is full length, so Seq is seq.
 	b, _ := modelio.Pad(ids, types, pad)
 	return b
-}
-
-// maxSeq is the longest sequence the position table covers.
-func maxSeq(cfg *models.Config) int {
-	if cfg.ModelType == models.TypeRoBERTa {
-		return cfg.MaxPositionEmbeddings - cfg.PadTokenID - 1
-	}
-	return cfg.MaxPositionEmbeddings
 }

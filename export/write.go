@@ -127,11 +127,7 @@ func writeTokenizer(src, dir string, cfg *models.Config) ([]string, string, erro
 		models.TypeDistilBERT: "DistilBertTokenizer", models.TypeELECTRA: "ElectraTokenizer",
 		models.TypeDeBERTaV2: "DebertaV2Tokenizer",
 	}[cfg.ModelType]
-	maxLen := cfg.MaxPositionEmbeddings
-	if cfg.ModelType == models.TypeRoBERTa {
-		maxLen -= cfg.PadTokenID + 1 // positions start after padding_idx
-	}
-	files, err := tokenizers.SaveDir(dir, tok, tokenizers.SaveOptions{From: src, TokenizerClass: class, ModelMaxLength: maxLen})
+	files, err := tokenizers.SaveDir(dir, tok, tokenizers.SaveOptions{From: src, TokenizerClass: class, ModelMaxLength: cfg.MaxSequenceLength()})
 	if err != nil {
 		return nil, "", err
 	}

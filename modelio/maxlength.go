@@ -11,15 +11,12 @@ import (
 )
 
 // MaxLength is the most tokens a sequence of the model in dir may have,
-// special tokens included: the position embeddings (RoBERTa's ids start
-// after the padding index, which costs it two positions), or the
+// special tokens included: models.Config.MaxSequenceLength (RoBERTa's
+// position ids start after the padding index), or the
 // tokenizer's own model_max_length in dir/tokenizer_config.json when that is
 // smaller.
 func MaxLength(dir string, cfg *models.Config) (int, error) {
-	n := cfg.MaxPositionEmbeddings
-	if cfg.ModelType == models.TypeRoBERTa {
-		n -= 2
-	}
+	n := cfg.MaxSequenceLength()
 	if tl, ok, err := tokenizerMaxLength(filepath.Join(dir, TokenizerConfigFile)); err != nil {
 		return 0, err
 	} else if ok && (n <= 0 || tl < n) {
