@@ -192,7 +192,7 @@ that dies or hangs ends the job within --dist-timeout with an error naming it.
 	f.StringVar(&cfg.DistBackend, "dist-backend", "", "process-group backend of a data-parallel run: gloo or nccl (default: nccl on CUDA, gloo on CPU)")
 	f.DurationVar(&cfg.DistTimeout, "dist-timeout", dist.DefaultTimeout, "a data-parallel collective (or the wait while rank 0 evaluates or checkpoints) that takes longer fails, naming the rank that is gone")
 	f.BoolVar(&noProgress, "no-progress", false, "hide the progress bar")
-	f.StringSliceVar(&cfg.ReportTo, "report-to", nil, "also log to: tensorboard (event files under OUT/runs, as HF Trainer's --report_to; view with `tensorboard --logdir OUT/runs`), or none")
+	f.StringSliceVar(&cfg.ReportTo, "report-to", nil, "also log to `where`: tensorboard (event files under OUT/runs, as HF Trainer's --report_to; view them with tensorboard --logdir OUT/runs), or none")
 	f.BoolVar(&asJSON, "json", false, "print the run summary as JSON on stdout (implies --no-progress)")
 	return cmd
 }
