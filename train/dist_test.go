@@ -58,13 +58,6 @@ func rankWorker() int {
 func needGloo(t *testing.T) {
 	t.Helper()
 	if err := dist.Available(dist.Gloo); err != nil {
-		// make test-bridges reruns these tests on a PyPI 2.x libtorch, whose
-		// c10d API (ProcessGroupGloo is a Backend since 2.0) kiln_dist.cpp
-		// does not target yet: the bridge stubs it with that reason, and the
-		// run on Debian's 1.13 still requires it. Known gap, issue 18.
-		if os.Getenv("KILN_EXPECT_TORCH_VERSION") != "" {
-			t.Skipf("libtorch %s: %v", os.Getenv("KILN_EXPECT_TORCH_VERSION"), err)
-		}
 		if testenv.Require() {
 			t.Fatalf("KILN_REQUIRE_REFS=1: %v", err)
 		}

@@ -94,6 +94,9 @@ type run struct {
 	// of the global rows.
 	group       *dist.ProcessGroup
 	rank, world int
+	// reducer, when not nil, averages the gradients inside the last
+	// micro-batch's backward (DDP's overlap); nil reduces after it.
+	reducer *dist.Reducer
 }
 
 // main reports whether this process writes the run's outputs (rank 0).
@@ -174,6 +177,9 @@ func setup(cfg Config, trainDS, validDS *dataset.Dataset) (_ *run, err error) {
 		return nil, err
 	}
 	if err := r.syncWeights(); err != nil {
+		return nil, err
+	}
+	if err := r.newReducer(); err != nil {
 		return nil, err
 	}
 	if r.main() {
@@ -360,6 +366,9 @@ func (r *run) close() {
 			slog.Warn("tensorboard event file", "path", r.tb.Path(), "err", err)
 		}
 	}
+	if r.reducer != nil {
+		r.reducer.Free()
+	}
 	if r.opt != nil {
 		r.opt.Free()
 	}
@@ -435,11 +444,56 @@ func (r *run) syncWeights() error {
 	return nil
 }
 
+// newReducer sets up the overlapped gradient all-reduce (c10d's Reducer)
+// unless --dist-overlap=false or gradient checkpointing (whose segmented
+// backward the Reducer would take for an incomplete one) asks for the
+// all-reduce after backward.
+func (r *run) newReducer() error {
+	if r.group == nil || r.cfg.DistNoOverlap || r.model.GradientCheckpointing() {
+		return nil
+	}
+	ps := make([]*ts.Tensor, len(r.params))
+	for i, np := range r.params {
+		ps[i] = np.Tensor
+	}
+	bucket := int64(r.cfg.DistBucketMB) << 20
+	red, err := r.group.NewReducer(ps, bucket)
+	if errors.Is(err, dist.ErrNoReducer) {
+		slog.Warn("gradients are all-reduced after backward", "why", err)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	r.reducer = red
+	return nil
+}
+
+// gradFactor multiplies every micro-batch's loss before backward: the
+// Reducer averages the ranks' gradients where the shares (see microStep)
+// want their sum.
+func (r *run) gradFactor() float64 {
+	if r.reducer != nil {
+		return float64(r.world)
+	}
+	return 1
+}
+
 // reduceGrads sums the ranks' gradients (each already weighted by its share
 // of the step's rows, so the sum is the gradient of the global batch) and
-// the step's loss, in one collective after the last micro-batch.
+// the step's loss, in one collective after the last micro-batch. With the
+// Reducer the gradients are already reduced: only the loss is.
 func (r *run) reduceGrads(loss *ts.Tensor) error {
 	if r.group == nil {
+		return nil
+	}
+	if r.reducer != nil {
+		t0 := time.Now()
+		if err := r.group.AllReduceSum([]*ts.Tensor{loss}); err != nil {
+			return fmt.Errorf("step %d: %w", r.st.GlobalStep+1, err)
+		}
+		r.res.AllReduce += time.Since(t0)
+		r.res.Overlapped = true
 		return nil
 	}
 	var grads []*ts.Tensor
@@ -479,8 +533,8 @@ func (r *run) step() (stepResult, error) {
 			loss.MustDrop()
 		}
 	}()
-	for _, rows := range micro {
-		l, err := r.microStep(rows, total)
+	for i, rows := range micro {
+		l, err := r.microStep(rows, total, i == len(micro)-1)
 		if err != nil {
 			return s, err
 		}
@@ -521,8 +575,9 @@ func (r *run) step() (stepResult, error) {
 
 // microStep runs forward and backward on one micro-batch and returns its
 // loss weighted by its share of the step's rows, detached, on the device
-// (read back once per step, not per micro-batch).
-func (r *run) microStep(rows []int, stepRows int) (*ts.Tensor, error) {
+// (read back once per step, not per micro-batch). With the Reducer, the
+// last micro-batch's backward (last) also reduces the gradients.
+func (r *run) microStep(rows []int, stepRows int, last bool) (*ts.Tensor, error) {
 	// The generator is reseeded from (seed, micro-batch count): that is the
 	// RNG state a checkpoint needs to resume dropout exactly.
 	// Each rank draws its own dropout masks; alone, rank 0 of 1 draws
@@ -546,13 +601,25 @@ func (r *run) microStep(rows []int, stepRows int) (*ts.Tensor, error) {
 	}
 	defer out.Drop()
 	weighted := loss.MustDetach(false).MustMulScalar(ts.FloatScalar(share), true)
-	scaled := loss.MustMulScalar(ts.FloatScalar(r.scaler.Scale()*share), true)
+	scaled := loss.MustMulScalar(ts.FloatScalar(r.scaler.Scale()*share*r.gradFactor()), true)
+	reduce := last && r.reducer != nil
+	if reduce {
+		if err := r.reducer.Prepare(scaled); err != nil {
+			scaled.MustDrop()
+			weighted.MustDrop()
+			return nil, err
+		}
+	}
 	err = r.model.Backward(scaled)
 	scaled.MustDrop()
 	if err != nil {
 		weighted.MustDrop()
+		if reduce {
+			return nil, fmt.Errorf("step %d: %w", r.st.GlobalStep+1, r.reducer.Failed(err))
+		}
 		return nil, fmt.Errorf("%w: %w", ErrLibtorch, err)
 	}
+
 	return weighted, nil
 }
 

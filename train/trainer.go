@@ -71,6 +71,14 @@ type Config struct {
 	// NCCL on CUDA and gloo on CPU, 0 is dist.DefaultTimeout.
 	DistBackend string
 	DistTimeout time.Duration
+	// DistNoOverlap all-reduces the gradients after backward, in one
+	// bucketed collective, instead of overlapping the reduction with
+	// backward through c10d's Reducer (DDP's engine); gradient
+	// checkpointing always does (its backward runs in segments). Kept
+	// selectable to measure what overlap is worth. DistBucketMB is the
+	// Reducer's bucket size (DDP's bucket_cap_mb; 0 is 25).
+	DistNoOverlap bool
+	DistBucketMB  int
 	// oof asks runOn for the final model's scores on the validation rows.
 	oof bool
 	// group is the data-parallel process group; nil trains alone.
@@ -147,8 +155,11 @@ type Result struct {
 	Tokens     int         // non-padding tokens trained on
 	OOF        [][]float64 // scores of the validation rows by the final model (k-fold)
 	// AllReduce is the time this rank spent in the gradient all-reduce
-	// (data-parallel runs; 0 alone).
-	AllReduce time.Duration
+	// (data-parallel runs; 0 alone). Overlapped reports that the
+	// gradients were reduced inside backward (c10d's Reducer): AllReduce
+	// then counts only the loss's all-reduce.
+	AllReduce  time.Duration
+	Overlapped bool
 }
 
 func parseDevice(s string) (gotch.Device, error) {
@@ -546,6 +557,9 @@ func finish(cfg Config, model *mtorch.Model, enc dataset.TextEncoder, tokPath st
 		if cfg.PeakTFLOPS > 0 {
 			metrics["mfu"] = fps / 1e12 / cfg.PeakTFLOPS
 		}
+	}
+	if res.Overlapped {
+		metrics["allreduce_overlapped"] = 1
 	}
 	if res.AllReduce > 0 { // rank 0's wait includes the slower ranks' compute
 		steps := max(1, st.GlobalStep-stepsAtStart)

@@ -26,6 +26,7 @@ import (
 const builderRevision = "4"
 
 //go:embed csrc/kiln_api.h csrc/kiln_api.cpp csrc/kiln_compat.h csrc/kiln_dist.h csrc/kiln_dist.cpp
+//go:embed csrc/torch/csrc/distributed/autograd/context/context.h
 var kilnSources embed.FS
 
 // gotch's C++ layer, relative to the repository root. The files are kept
@@ -320,10 +321,14 @@ func (p *plan) build(ctx context.Context, o *Options) error {
 		"kiln_api.h":            p.sources["kiln_api.h"],
 		"kiln_compat.h":         p.sources["kiln_compat.h"],
 		"kiln_stub.h":           []byte(stubHeader),
-		"kiln_dist.h":           p.sources["kiln_dist.h"],
-		"kiln_dist.cpp":         p.sources["kiln_dist.cpp"],
+	}
+	for _, name := range distSources {
+		files[name] = p.sources[name]
 	}
 	for name, b := range files {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(src, name)), 0o755); err != nil {
+			return fmt.Errorf("bridge build dir: %w", err)
+		}
 		if err := os.WriteFile(filepath.Join(src, name), b, 0o644); err != nil {
 			return fmt.Errorf("bridge build dir: %w", err)
 		}

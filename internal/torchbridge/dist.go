@@ -11,8 +11,10 @@ import (
 // distSources are the c10d wrappers (kiln_dist.h): compiled into the bridge
 // like kiln_api.cpp, except that a libtorch whose c10d headers do not compile
 // (no gloo headers, a changed API) gets a bridge whose dist calls return the
-// reason instead of a failed build.
-var distSources = []string{"kiln_dist.h", "kiln_dist.cpp"}
+// reason instead of a failed build. The context.h shim stands in for a
+// distributed-autograd header c10d's reducer.hpp includes and Debian's
+// libtorch-dev omits (see the file).
+var distSources = []string{"kiln_dist.h", "kiln_dist.cpp", "torch/csrc/distributed/autograd/context/context.h"}
 
 // configureDist writes kiln_dist_config.h into src: gloo, plus NCCL on a CUDA
 // libtorch, whichever of them compile; the reason for each that does not.

@@ -6,6 +6,12 @@ package dist
 // #cgo CFLAGS: -I${SRCDIR}/../../internal/torchbridge/csrc
 // #include <stdlib.h>
 // #include "kiln_dist.h"
+// // Weak: a bridge built before the Reducer wrappers still links (and
+// // trains without overlap) until it is rebuilt.
+// #pragma weak kiln_dist_reducer_new
+// #pragma weak kiln_dist_reducer_prepare
+// #pragma weak kiln_dist_reducer_free
+// static int kiln_dist_has_reducer(void) { return kiln_dist_reducer_new != 0; }
 import "C"
 
 import (
@@ -292,3 +298,82 @@ func (g *ProcessGroup) failed(op, msg string) error {
 }
 
 func lastError() string { return C.GoString(C.kiln_dist_last_error()) }
+
+// ErrNoReducer: the bridge predates the Reducer wrappers.
+var ErrNoReducer = errors.New("dist: this kiln bridge has no gradient reducer (built before it was added): rebuild it with scripts/setup/bridge.sh to overlap the all-reduce with backward")
+
+// DefaultBucketBytes is DDP's default bucket size (bucket_cap_mb=25).
+const DefaultBucketBytes = 25 << 20
+
+// Reducer averages the gradients of a fixed list of parameters over the
+// ranks while backward runs: c10d's Reducer, the engine of PyTorch's
+// DistributedDataParallel. It hooks each parameter's gradient accumulator
+// and all-reduces a bucket (a flat buffer allocated once) as soon as all of
+// its gradients are ready, so the communication of the last layers overlaps
+// the backward of the first. Only a backward armed with Prepare is
+// reduced; the others accumulate locally (DDP's no_sync).
+type Reducer struct {
+	g *ProcessGroup
+	r C.kiln_dist_reducer
+}
+
+// NewReducer builds the reducer over params (leaf tensors requiring grad,
+// the same list in the same order on every rank) in buckets of about
+// bucketBytes (<= 0: DefaultBucketBytes).
+func (g *ProcessGroup) NewReducer(params []*ts.Tensor, bucketBytes int64) (*Reducer, error) {
+	if g.pg == nil {
+		return nil, errors.New("dist: reducer on a closed process group")
+	}
+	if len(params) == 0 {
+		return nil, errors.New("dist: reducer over no parameters")
+	}
+	if bucketBytes <= 0 {
+		bucketBytes = DefaultBucketBytes
+	}
+	if C.kiln_dist_has_reducer() == 0 {
+		return nil, ErrNoReducer
+	}
+	ptrs := make([]unsafe.Pointer, len(params))
+	for i, t := range params {
+		if t == nil || t.Ctensor() == nil {
+			return nil, fmt.Errorf("dist: reducer: parameter %d is nil or freed", i)
+		}
+		ptrs[i] = t.Ctensor()
+	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	r := C.kiln_dist_reducer_new(g.pg, &ptrs[0], C.int(len(ptrs)), C.longlong(bucketBytes))
+	runtime.KeepAlive(params)
+	if r == nil {
+		return nil, fmt.Errorf("dist: rank %d: building the gradient reducer: %s", g.env.Rank, lastError())
+	}
+	return &Reducer{g: g, r: r}, nil
+}
+
+// Prepare arms the reducer for the next backward, whose root is loss: that
+// backward returns with every parameter's gradient averaged over the ranks.
+// A collective that fails inside it makes the backward itself fail; Failed
+// turns that error into one naming the rank to blame.
+func (r *Reducer) Prepare(loss *ts.Tensor) error {
+	if r.r == nil {
+		return errors.New("dist: prepare on a freed reducer")
+	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	if C.kiln_dist_reducer_prepare(r.r, loss.Ctensor()) != 0 {
+		return fmt.Errorf("dist: rank %d: preparing the gradient reduction: %s", r.g.env.Rank, lastError())
+	}
+	runtime.KeepAlive(loss)
+	return nil
+}
+
+// Failed is the error for a reduced backward that failed with err.
+func (r *Reducer) Failed(err error) error { return r.g.failed("gradient all-reduce", err.Error()) }
+
+// Free removes the hooks and frees the buckets. Safe to call twice.
+func (r *Reducer) Free() {
+	if r.r != nil {
+		C.kiln_dist_reducer_free(r.r)
+		r.r = nil
+	}
+}

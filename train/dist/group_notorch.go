@@ -31,3 +31,19 @@ func (g *ProcessGroup) AllReduceSum(tensors []*ts.Tensor) error        { return 
 func (g *ProcessGroup) Broadcast(tensors []*ts.Tensor, root int) error { return errNoTorch }
 func (g *ProcessGroup) Barrier() error                                 { return errNoTorch }
 func (g *ProcessGroup) Close() error                                   { return nil }
+
+// DefaultBucketBytes is DDP's default bucket size; see group.go.
+const DefaultBucketBytes = 25 << 20
+
+// ErrNoReducer: the bridge predates the Reducer wrappers; see group.go.
+var ErrNoReducer = errors.New("dist: no gradient reducer without libtorch")
+
+// Reducer is unavailable without libtorch; see group.go.
+type Reducer struct{}
+
+func (g *ProcessGroup) NewReducer(params []*ts.Tensor, bucketBytes int64) (*Reducer, error) {
+	return nil, errNoTorch
+}
+func (r *Reducer) Prepare(loss *ts.Tensor) error { return errNoTorch }
+func (r *Reducer) Failed(err error) error        { return err }
+func (r *Reducer) Free()                         {}

@@ -47,6 +47,15 @@ int kiln_dist_barrier(kiln_dist_pg) {
   kiln_dist_err = KILN_DIST_UNAVAILABLE;
   return -1;
 }
+kiln_dist_reducer kiln_dist_reducer_new(kiln_dist_pg, void **, int, long long) {
+  kiln_dist_err = KILN_DIST_UNAVAILABLE;
+  return nullptr;
+}
+int kiln_dist_reducer_prepare(kiln_dist_reducer, void *) {
+  kiln_dist_err = KILN_DIST_UNAVAILABLE;
+  return -1;
+}
+void kiln_dist_reducer_free(kiln_dist_reducer) {}
 }
 
 #else  // c10d available
@@ -58,9 +67,13 @@ int kiln_dist_barrier(kiln_dist_pg) {
 #define USE_C10D_NCCL 1
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 #endif
+#include <torch/csrc/distributed/c10d/reducer.hpp>
 #include <torch/torch.h>
+#include <torch/version.h>
 
+#include <algorithm>
 #include <chrono>
+#include <memory>
 #include <cstdlib>
 #include <map>
 #include <vector>
@@ -75,6 +88,38 @@ struct Group {
   c10::intrusive_ptr<c10d::ProcessGroup> pg;
   int size;
 };
+
+struct Reducer {
+  std::unique_ptr<c10d::Reducer> r;
+};
+
+// Since torch 2.0 the gloo and NCCL classes are c10d::Backends, and a
+// c10d::ProcessGroup dispatches each device type's collectives to one (as
+// torch.distributed.new_group builds it); up to 1.13 they were
+// ProcessGroups themselves. Either way the rest of this file, and c10d's
+// Reducer, see a ProcessGroup.
+template <typename B>
+c10::intrusive_ptr<c10d::ProcessGroup> asProcessGroup(c10::intrusive_ptr<c10d::Store> store, int rank, int size,
+                                                      c10::intrusive_ptr<B> backend, c10::DeviceType device,
+                                                      const char *name) {
+#if TORCH_VERSION_MAJOR >= 2
+#if TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR < 6
+  // Before 2.6 the ProcessGroup took Options naming its backend.
+  auto pg = c10::make_intrusive<c10d::ProcessGroup>(
+      store, rank, size, c10::make_intrusive<c10d::ProcessGroup::Options>(name, backend->getOptions()->timeout));
+#else
+  auto pg = c10::make_intrusive<c10d::ProcessGroup>(store, rank, size);
+#endif
+  auto type = c10d::ProcessGroup::BackendType::GLOO;
+  if (std::string(name) == "nccl") type = c10d::ProcessGroup::BackendType::NCCL;
+  pg->setBackend(device, type, backend);
+  pg->setDefaultBackend(type);
+  return pg;
+#else
+  (void)store, (void)rank, (void)size, (void)device, (void)name;
+  return backend;
+#endif
+}
 
 // Errors from c10d and gloo arrive as C++ exceptions; they become the call's
 // error message and -1/NULL, never an abort.
@@ -196,15 +241,15 @@ kiln_dist_pg kiln_dist_pg_new(kiln_dist_store s, const char *backend, int rank, 
     auto opts = c10d::ProcessGroupGloo::Options::create(timeout);
     auto *tcp = dynamic_cast<c10d::TCPStore *>(store.get());
     opts->devices.push_back(glooDevice(tcp ? tcp->getHost() : std::string()));
-    auto pg = c10::make_intrusive<c10d::ProcessGroupGloo>(store, rank, world_size, opts);
-    return new Group{pg, world_size};
+    auto gloo = c10::make_intrusive<c10d::ProcessGroupGloo>(store, rank, world_size, opts);
+    return new Group{asProcessGroup(store, rank, world_size, gloo, c10::DeviceType::CPU, "gloo"), world_size};
   }
   if (b == "nccl") {
 #if KILN_DIST_NCCL
     auto opts = c10d::ProcessGroupNCCL::Options::create();
     opts->timeout = timeout;
-    auto pg = c10::make_intrusive<c10d::ProcessGroupNCCL>(store, rank, world_size, opts);
-    return new Group{pg, world_size};
+    auto nccl = c10::make_intrusive<c10d::ProcessGroupNCCL>(store, rank, world_size, opts);
+    return new Group{asProcessGroup(store, rank, world_size, nccl, c10::DeviceType::CUDA, "nccl"), world_size};
 #else
     TORCH_CHECK(false, KILN_DIST_NCCL_UNAVAILABLE);
 #endif
@@ -256,6 +301,72 @@ int kiln_dist_barrier(kiln_dist_pg g) {
   static_cast<Group *>(g)->pg->barrier()->wait();
   return 0;
   KILN_DIST_CATCH(-1)
+}
+
+kiln_dist_reducer kiln_dist_reducer_new(kiln_dist_pg g, void **params, int n, long long bucket_bytes) {
+  KILN_DIST_TRY(nullptr)
+  TORCH_CHECK(g != nullptr, "no process group");
+  TORCH_CHECK(n > 0, "no parameters to reduce");
+  TORCH_CHECK(bucket_bytes > 0, "bucket size must be positive, got ", bucket_bytes);
+  auto *grp = static_cast<Group *>(g);
+  std::vector<at::Tensor> ps;
+  ps.reserve(n);
+  for (auto *t : tensorList(params, n)) {
+    TORCH_CHECK(t != nullptr && t->defined() && t->requires_grad(), "parameter ", ps.size(), " is undefined or does not require grad");
+    ps.push_back(*t);
+  }
+  // As torch.nn.parallel.DistributedDataParallel builds it: a small first
+  // bucket (its gradients are produced last, so its all-reduce is the one
+  // nothing overlaps), then buckets of bucket_bytes, in reverse parameter
+  // order (backward produces the last layers' gradients first).
+  const int64_t first = std::min<int64_t>(c10d::kDefaultFirstBucketBytes, bucket_bytes);
+  auto assigned = c10d::compute_bucket_assignment_by_size(
+      ps, {static_cast<size_t>(first), static_cast<size_t>(bucket_bytes)}, std::vector<bool>(n, false));
+  auto buckets = std::get<0>(assigned);
+  auto limits = std::get<1>(assigned);
+  std::reverse(buckets.begin(), buckets.end());
+  std::reverse(limits.begin(), limits.end());
+  // find_unused_parameters: a parameter outside the loss's graph (a head
+  // the task does not use) is marked ready by a graph walk instead of
+  // leaving the reduction waiting; its gradient stays untouched.
+  // gradient_as_bucket_view off: the grads stay the model's own tensors
+  // (the optimiser and checkpoints hold them), filled back from the flat,
+  // preallocated buckets after each reduction.
+#if TORCH_VERSION_MAJOR >= 2
+  auto r = std::make_unique<c10d::Reducer>(ps, buckets, grp->pg, std::vector<bool>(n, false), bucket_bytes,
+                                           /*find_unused_parameters=*/true, /*gradient_as_bucket_view=*/false,
+                                           std::unordered_map<size_t, std::string>{}, first
+#if TORCH_VERSION_MAJOR > 2 || TORCH_VERSION_MINOR >= 9
+                                           ,
+                                           /*skip_all_reduce_unused_params=*/false, /*use_python_reducer=*/false,
+                                           std::vector<int64_t>{}
+#endif
+  );
+  (void)limits;
+#else
+  auto r = std::make_unique<c10d::Reducer>(ps, buckets, limits, grp->pg, std::vector<bool>(n, false), bucket_bytes,
+                                           /*find_unused_parameters=*/true, /*gradient_as_bucket_view=*/false,
+                                           std::unordered_map<size_t, std::string>{}, first);
+#endif
+  return new Reducer{std::move(r)};
+  KILN_DIST_CATCH(nullptr)
+}
+
+int kiln_dist_reducer_prepare(kiln_dist_reducer r, void *output) {
+  KILN_DIST_TRY(-1)
+  TORCH_CHECK(r != nullptr, "no reducer");
+  auto *out = static_cast<at::Tensor *>(output);
+  TORCH_CHECK(out != nullptr && out->defined(), "undefined output tensor");
+  static_cast<Reducer *>(r)->r->prepare_for_backward({*out});
+  return 0;
+  KILN_DIST_CATCH(-1)
+}
+
+void kiln_dist_reducer_free(kiln_dist_reducer r) {
+  try {
+    delete static_cast<Reducer *>(r);
+  } catch (...) {
+  }
 }
 
 }  // extern "C"

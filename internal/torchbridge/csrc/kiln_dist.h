@@ -44,6 +44,22 @@ int kiln_dist_all_reduce(kiln_dist_pg pg, void **tensors, int n, int op);
 int kiln_dist_broadcast(kiln_dist_pg pg, void **tensors, int n, int root);
 int kiln_dist_barrier(kiln_dist_pg pg);
 
+/* DDP's gradient reducer (c10d::Reducer, the engine behind
+ * torch.nn.parallel.DistributedDataParallel) over n parameters (leaf
+ * tensors requiring grad, the same list on every rank): it hooks their
+ * gradient accumulators and, during a backward it was prepared for,
+ * all-reduces (averages) each bucket of about bucket_bytes of gradients as
+ * soon as its gradients are ready, overlapping communication with the rest
+ * of backward; backward returns with the averaged gradients in the
+ * parameters' .grad. Buckets are flat buffers allocated once. */
+typedef void *kiln_dist_reducer;
+kiln_dist_reducer kiln_dist_reducer_new(kiln_dist_pg pg, void **params, int n, long long bucket_bytes);
+/* Arms the reducer for the next backward, whose root is output (the loss).
+ * A backward without it only accumulates gradients locally (DDP's no_sync:
+ * the micro-batches before the last of an accumulated step). */
+int kiln_dist_reducer_prepare(kiln_dist_reducer r, void *output);
+void kiln_dist_reducer_free(kiln_dist_reducer r);
+
 const char *kiln_dist_last_error(void);
 
 #ifdef __cplusplus
