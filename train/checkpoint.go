@@ -110,6 +110,14 @@ type State struct {
 	Task           string     `json:"problem_type"`
 	Labels         []string   `json:"labels,omitempty"`
 	LogHistory     []LogEntry `json:"log_history"`
+	// The data-parallel layout of the run that wrote the state: its ranks
+	// and global batch (ranks × --batch-size rows), the rows of the epoch's
+	// order consumed so far, and, after a resume mid-epoch with another
+	// global batch, how that epoch's rest was re-formed (see resumeLayout).
+	WorldSize     int      `json:"world_size,omitempty"`
+	GlobalBatch   int      `json:"global_batch,omitempty"`
+	SampleInEpoch int      `json:"sample_in_epoch"`
+	Rebatch       *Rebatch `json:"epoch_rebatch,omitempty"`
 }
 
 // checkpointName is checkpoint-<step>, HF's layout.

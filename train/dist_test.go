@@ -48,7 +48,11 @@ func rankWorker() int {
 			}
 		}
 	}
-	if _, err := Run(context.Background(), cfg); err != nil {
+	run := func() error { _, err := Run(context.Background(), cfg); return err }
+	if os.Getenv(evalWorkerVar) != "" {
+		run = func() error { return evalWorker(cfg) }
+	}
+	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "worker error:", err)
 		return 1
 	}

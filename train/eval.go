@@ -46,12 +46,24 @@ func Scores(logits *ts.Tensor, task string) ([][]float64, error) {
 
 // Predict runs the model in eval mode over data and returns per-row scores.
 func Predict(model *mtorch.Model, data []dataset.Encoded, batchSize, padID int, task string, dev gotch.Device) ([][]float64, error) {
+	return predictShard(model, data, batchSize, padID, task, dev, 0, 1)
+}
+
+// predictShard is Predict over every world-th batch from the rank-th (a
+// data-parallel rank's share of an evaluation); the other batches' rows
+// are left nil. Each batch is the one Predict forms, so its scores are
+// bit for bit those of one process.
+func predictShard(model *mtorch.Model, data []dataset.Encoded, batchSize, padID int, task string, dev gotch.Device, rank, world int) ([][]float64, error) {
 	runtime.LockOSThread() // grad mode is per OS thread
 	defer runtime.UnlockOSThread()
-	var all [][]float64
+	all := make([][]float64, 0, len(data))
 	var ferr error
 	ts.NoGrad(func() {
 		for s := 0; s < len(data); s += batchSize {
+			if (s/batchSize)%world != rank {
+				all = append(all, make([][]float64, min(batchSize, len(data)-s))...)
+				continue
+			}
 			rows := make([]int, 0, batchSize)
 			for i := s; i < min(s+batchSize, len(data)); i++ {
 				rows = append(rows, i)

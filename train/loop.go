@@ -176,6 +176,7 @@ func setup(cfg Config, trainDS, validDS *dataset.Dataset) (_ *run, err error) {
 	if err := r.resume(); err != nil {
 		return nil, err
 	}
+	r.resumeLayout()
 	if err := r.syncWeights(); err != nil {
 		return nil, err
 	}
@@ -382,7 +383,13 @@ func (r *run) close() {
 // batch with fewer rows than ranks is dropped (every rank must take part in
 // every step), as DistributedSampler's drop_last does.
 func (r *run) epochBatches(epoch int) [][]int {
-	b := EpochBatches(r.trainData, r.cfg.BatchSize*r.world, r.cfg.Seed, epoch, !r.cfg.NoShuffle, r.cfg.GroupByLength)
+	global := r.cfg.BatchSize * r.world
+	var b [][]int
+	if rb := r.st.Rebatch; rb != nil { // the epoch a resume re-formed
+		b = rb.apply(EpochBatches(r.trainData, rb.From, r.cfg.Seed, epoch, !r.cfg.NoShuffle, r.cfg.GroupByLength), global)
+	} else {
+		b = EpochBatches(r.trainData, global, r.cfg.Seed, epoch, !r.cfg.NoShuffle, r.cfg.GroupByLength)
+	}
 	if r.world > 1 && len(b) > 0 && len(b[len(b)-1]) < r.world {
 		b = b[:len(b)-1]
 	}
@@ -408,10 +415,11 @@ func (r *run) nextMicroBatches() (micro [][]int, rows, tokens int) {
 	for len(micro) < r.cfg.GradAccum {
 		if r.st.BatchInEpoch >= len(r.batches) {
 			r.st.Epoch++
-			r.st.BatchInEpoch = 0
+			r.st.BatchInEpoch, r.st.SampleInEpoch, r.st.Rebatch = 0, 0, nil
 			r.batches = r.epochBatches(r.st.Epoch)
 		}
 		b := r.batches[r.st.BatchInEpoch]
+		r.st.SampleInEpoch += len(b)
 		micro = append(micro, r.shard(b))
 		rows += len(b)
 		for _, i := range b {
@@ -634,7 +642,7 @@ var testFailure func(step int)
 // failed step and a checkpoint is saved, so --resume auto redoes the step;
 // the error names it and, for an allocation failure, what would help.
 func (r *run) guard(name string, phase func() error) (err error) {
-	pos := position{r.st.Epoch, r.st.BatchInEpoch, r.st.MicroBatches, r.batches}
+	pos := position{r.st.Epoch, r.st.BatchInEpoch, r.st.SampleInEpoch, r.st.MicroBatches, r.st.Rebatch, r.batches}
 	step := r.st.GlobalStep // the evaluation of this step, or the step after it
 	if name == "step" {
 		step++
@@ -651,7 +659,7 @@ func (r *run) guard(name string, phase func() error) (err error) {
 			err = fmt.Errorf("%w\nno checkpoint was saved; last good checkpoint: %q", err, r.lastCkpt)
 			return
 		}
-		r.st.Epoch, r.st.BatchInEpoch, r.st.MicroBatches, r.batches = pos.epoch, pos.batch, pos.micro, pos.batches
+		r.st.Epoch, r.st.BatchInEpoch, r.st.SampleInEpoch, r.st.MicroBatches, r.st.Rebatch, r.batches = pos.epoch, pos.batch, pos.sample, pos.micro, pos.rebatch, pos.batches
 		if serr := r.saveRecovered(); serr != nil {
 			err = fmt.Errorf("%w\nsaving a checkpoint also failed (%v); last good checkpoint: %q", err, serr, r.lastCkpt)
 			return
@@ -663,9 +671,10 @@ func (r *run) guard(name string, phase func() error) (err error) {
 
 // position is where a step starts in the data and the dropout RNG stream.
 type position struct {
-	epoch, batch int
-	micro        int64
-	batches      [][]int
+	epoch, batch, sample int
+	micro                int64
+	rebatch              *Rebatch
+	batches              [][]int
 }
 
 // saveRecovered saves a checkpoint after a recovered failure, itself
@@ -766,11 +775,11 @@ func (r *run) evaluateAndSave() (stop bool, err error) {
 	due := (cfg.EvalSteps > 0 && st.GlobalStep%cfg.EvalSteps == 0) ||
 		(cfg.EvalSteps == 0 && st.GlobalStep%r.stepsPerEpoch == 0) || st.GlobalStep == r.totalSteps
 	if due && r.validData != nil {
-		var better bool
-		if r.main() { // the others wait for its verdict
-			if better, err = r.evaluate(); err != nil {
-				return false, err
-			}
+		// Every rank scores its shard and computes the same metrics;
+		// rank 0's verdict still rules, so that all save and stop alike.
+		better, err := r.evaluate()
+		if err != nil {
+			return false, err
 		}
 		if better, err = r.rank0Says(better); err != nil {
 			return false, err
@@ -797,7 +806,7 @@ func (r *run) evaluateAndSave() (stop bool, err error) {
 // whether they beat the best so far (which it then records).
 func (r *run) evaluate() (better bool, err error) {
 	st := r.st
-	m, err := Evaluate(r.model, r.validData, r.cfg.BatchSize*2, r.enc.PadID(), st.Task, len(st.Labels), r.dev)
+	m, err := r.evalMetrics()
 	if err != nil {
 		return false, err
 	}
@@ -824,9 +833,9 @@ func (r *run) savedThisStep() bool {
 	return r.lastCkpt == filepath.Join(r.cfg.OutputDir, checkpointName(r.st.GlobalStep))
 }
 
-// rank0Says makes every rank follow rank 0's evaluation verdict (only
-// rank 0 evaluates: the full validation set, once), so that all save and
-// stop early at the same steps.
+// rank0Says makes every rank follow rank 0's evaluation verdict (the ranks
+// compute the same metrics from the gathered scores; this guards against
+// any drift), so that all save and stop early at the same steps.
 func (r *run) rank0Says(better bool) (bool, error) {
 	if r.group == nil {
 		return better, nil
