@@ -80,9 +80,12 @@ PyTorchJob or Slurm (RANK/WORLD_SIZE/MASTER_ADDR/MASTER_PORT, or SLURM_PROCID/SL
 this process is one rank of the job. Rank 0's initial weights are broadcast; every rank
 takes every N-th row of the same global batches of N × --batch-size rows (so N ranks ×
 batch B train like one process with batch N·B); gradients are summed over the ranks
-(gloo on CPU, NCCL on CUDA) after the last micro-batch; rank 0 alone evaluates and writes
-logs, checkpoints and the final model (--out must be shared between machines). A rank
-that dies or hangs ends the job within --dist-timeout with an error naming it.
+(gloo on CPU, NCCL on CUDA) by c10d's Reducer in buckets overlapped with the last
+micro-batch's backward (--dist-no-overlap: after it); every rank evaluates a shard of the
+validation set (the metrics equal one process's); rank 0 alone writes logs, checkpoints
+and the final model (--out must be shared between machines). --resume works with another
+N (the epoch continues at the same row). A rank that dies or hangs ends the job within
+--dist-timeout with an error naming it.
 
   kiln train --train data.csv --model DIR --out runs/ddp --nproc-per-node 2
   torchrun --nnodes 2 --nproc-per-node 4 ... kiln train ... --device cuda`,
