@@ -112,13 +112,18 @@ func TestDataParallelMatchesOneProcess(t *testing.T) {
 	for _, tc := range []struct {
 		name         string
 		batch, accum int
+		noOverlap    bool // --dist-no-overlap: one all-reduce after backward
 	}{
-		{"2 ranks x batch 8", 8, 1},
-		{"2 ranks x batch 4 x accum 2", 4, 2},
+		{"2 ranks x batch 8", 8, 1, false},
+		{"2 ranks x batch 4 x accum 2", 4, 2, false},
+		{"2 ranks x batch 8, after backward", 8, 1, true},
+		{"2 ranks x batch 4 x accum 2, after backward", 4, 2, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out := t.TempDir()
-			if _, err := runRanks(t, 2, ddpConfig(t, train, out, tc.batch, tc.accum)); err != nil {
+			cfg := ddpConfig(t, train, out, tc.batch, tc.accum)
+			cfg.DistNoOverlap = tc.noOverlap
+			if _, err := runRanks(t, 2, cfg); err != nil {
 				t.Fatal(err)
 			}
 			d := maxAbsDiff(t, want, finalParams(t, out))
@@ -147,6 +152,11 @@ func TestDataParallelMatchesOneProcess(t *testing.T) {
 			}
 			if m["global_step"] != 3.0 || m["train_samples"] != 48.0 {
 				t.Fatalf("metrics.json: global_step %v, train_samples %v; want 3 and 48 (3 steps × 16 rows over both ranks)", m["global_step"], m["train_samples"])
+			}
+			// The path under test is the one that ran: c10d's Reducer inside
+			// backward, or the all-reduce after it.
+			if _, overlapped := m["allreduce_overlapped"]; overlapped == tc.noOverlap {
+				t.Fatalf("metrics.json: allreduce_overlapped present = %v, want %v", overlapped, !tc.noOverlap)
 			}
 		})
 	}
