@@ -7,7 +7,8 @@
 # (--dist-no-overlap), 1 rank × 2 threads. Prints the loop time from
 # metrics.json.
 # Usage: bench/train/ddp.sh [rounds] [global batch] [steps]
-#        (run from the repo root after make build)
+#        (run from the repo root after make build; DDP_CONFIGS="1x1 2x1-overlap"
+#        runs a subset)
 set -euo pipefail
 rounds=${1:-2}
 batch=${2:-16}
@@ -16,7 +17,7 @@ A="train --train testdata/data/sst2/train.csv --model build/pretrained/all-MiniL
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 for round in $(seq "$rounds"); do
-  for c in 1x1 2x1-overlap 2x1-after 1x2; do
+  for c in ${DDP_CONFIGS:-1x1 2x1-overlap 2x1-after 1x2}; do
     case $c in
       1x1) OMP_NUM_THREADS=1 ./bin/kiln $A --out "$tmp/$c" --batch-size "$batch" >"$tmp/$c.out" 2>&1 ;;
       2x1-overlap) OMP_NUM_THREADS=1 ./bin/kiln $A --out "$tmp/$c" --batch-size $((batch / 2)) --nproc-per-node 2 >"$tmp/$c.out" 2>&1 ;;
