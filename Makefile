@@ -63,10 +63,14 @@ test-bridges: ## the libtorch tests again against a bridge built from PyPI torch
 	KILN_EXPECT_TORCH_VERSION=$(TORCH_WHEEL_VERSION) LD_LIBRARY_PATH=$(WHEEL_BRIDGE_DIR) KILN_REQUIRE_REFS=1 \
 		$(GO) test $(GOTESTFLAGS) -count=1 ./internal/torchinfo ./models/torch ./train
 
-gpu-bundle: build ## .gpu/: the one-call GPU check kit (≤ 60 MiB; run `bash .gpu/check.sh` on a GPU host)
-	@scripts/gpu/bundle.sh
+# GPU_STAGE=K (1..n, or all) writes .gpu-stage/K instead: piece K of ONNX
+# Runtime's CUDA provider, which one device call carries (docs/gpu.md); no
+# build, so the next call can follow at once.
+gpu-bundle: $(if $(GPU_STAGE),,build) ## .gpu/: the one-call GPU check kit (≤ 60 MiB; run `bash .gpu/check.sh` on a GPU host); GPU_STAGE=K: provider piece K
+	@$(if $(GPU_STAGE),scripts/gpu/ortstage.sh piece $(GPU_STAGE),scripts/gpu/bundle.sh)
 
-test-gpu-kit: gpu-bundle ## run .gpu/check.sh here: CUDA stages skip, the rest must pass
+test-gpu-kit: gpu-bundle ## the provider staging on stand-ins, then .gpu/check.sh here: CUDA stages skip, the rest must pass
+	bash scripts/gpu/ortstage_test.sh
 	OUT=$(CURDIR)/out/gpu-check-cpu GPU_CHECK_LOAD_SECONDS=3 bash .gpu/check.sh
 
 demo: build ## fine-tune → export → serve → loadtest on bundled SST-2 data
@@ -85,4 +89,4 @@ vet:
 	$(GO) vet ./...
 
 clean:
-	rm -rf bin build .gpu
+	rm -rf bin build .gpu .gpu-stage .gpu-cache

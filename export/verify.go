@@ -46,6 +46,11 @@ type VerifyOptions struct {
 	FP16Tolerance float64
 	ORTLibrary    string // "" = ort.DefaultLibraryPath()
 	Threads       int    // ONNX Runtime intra-op threads, 0 = its default
+	// Device is where ONNX Runtime runs the export: cpu ("" too), cuda,
+	// cuda:N (its CUDA provider, TF32 off so float32 is float32) or auto
+	// (CUDA when the provider works here, else the CPU). The reference runs
+	// where its caller loaded it (export/verify.LoadOn, the same flag).
+	Device string
 }
 
 // DefaultShapes mix batch sizes and lengths; every row after the first of
@@ -75,6 +80,8 @@ type VerifyReport struct {
 	MinArgmaxAgreement float64      `json:"min_argmax_agreement,omitempty"`
 	Passed             bool         `json:"passed"`
 	Provider           string       `json:"provider"`
+	// ProviderFallback says why Device auto ran ONNX Runtime on the CPU.
+	ProviderFallback string `json:"provider_fallback,omitempty"`
 }
 
 // VerificationError is returned when the export does not match the reference.
@@ -93,8 +100,8 @@ func (e *VerificationError) Error() string {
 // ExitCode makes a failed verification exit with status 2 from cmd/kiln.
 func (e *VerificationError) ExitCode() int { return 2 }
 
-// Verify runs dir/model.onnx on ONNX Runtime (CPU) and ref on the same
-// padded inputs, and compares every output both produce.
+// Verify runs dir/model.onnx on ONNX Runtime (on o.Device) and ref on the
+// same padded inputs, and compares every output both produce.
 func Verify(ctx context.Context, dir string, cfg *models.Config, ref Reference, dtype string, o VerifyOptions) (*VerifyReport, error) {
 	if len(o.Shapes) == 0 {
 		o.Shapes = DefaultShapes
@@ -111,12 +118,12 @@ func Verify(ctx context.Context, dir string, cfg *models.Config, ref Reference, 
 	if err := ort.Init(o.ORTLibrary); err != nil {
 		return nil, fmt.Errorf("verify: %w", err)
 	}
-	sess, err := ort.NewSession(filepath.Join(dir, ModelFile), ort.Options{Device: "cpu", IntraOpThreads: o.Threads})
+	sess, err := ort.NewSession(filepath.Join(dir, ModelFile), ort.Options{Device: o.Device, IntraOpThreads: o.Threads, StrictFP32: true})
 	if err != nil {
 		return nil, fmt.Errorf("verify: %w", err)
 	}
 	defer sess.Close()
-	rep := &VerifyReport{Reference: ref.Name(), DType: dtype, Provider: sess.Provider()}
+	rep := &VerifyReport{Reference: ref.Name(), DType: dtype, Provider: sess.Provider(), ProviderFallback: sess.FallbackReason()}
 	if dtype == "fp16" {
 		rep.MinArgmaxAgreement = o.MinArgmaxAgreement
 	} else {

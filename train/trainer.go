@@ -16,6 +16,7 @@ import (
 
 	"github.com/kiln-ml/kiln/dataset"
 	"github.com/kiln-ml/kiln/internal/atomicfile"
+	"github.com/kiln-ml/kiln/internal/torchinfo"
 	"github.com/kiln-ml/kiln/models"
 	mtorch "github.com/kiln-ml/kiln/models/torch"
 	"github.com/kiln-ml/kiln/train/dist"
@@ -167,8 +168,8 @@ func parseDevice(s string) (gotch.Device, error) {
 	case s == "cpu":
 		return gotch.CPU, nil
 	case s == "cuda" || strings.HasPrefix(s, "cuda:"):
-		if !gotch.CUDA.IsAvailable() {
-			return gotch.CPU, fmt.Errorf("device %q: CUDA is not available in this libtorch build/machine", s)
+		if why := torchinfo.CUDAUnavailableReason(); why != "" {
+			return gotch.CPU, fmt.Errorf("device %q: %s", s, why)
 		}
 		idx := 0
 		if strings.HasPrefix(s, "cuda:") {
@@ -179,6 +180,24 @@ func parseDevice(s string) (gotch.Device, error) {
 		return gotch.CudaBuilder(uint(idx)), nil
 	}
 	return gotch.CPU, fmt.Errorf("device %q: want cpu, cuda or cuda:N", s)
+}
+
+// ResolveDevice is the trainer's device parsing plus "auto", for the
+// commands that only run a model (kiln predict, export verification): auto
+// is CUDA device 0 when libtorch can use it and the CPU otherwise, with
+// fallback saying why CUDA was not used.
+func ResolveDevice(s string) (dev gotch.Device, fallback string, err error) {
+	if s == "auto" {
+		dev, err := parseDevice("cuda")
+		if err != nil {
+			return gotch.CPU, err.Error(), nil
+		}
+		return dev, "", nil
+	}
+	if dev, err = parseDevice(s); err != nil && !strings.HasPrefix(s, "cuda") {
+		err = fmt.Errorf("device %q: want auto, cpu, cuda or cuda:N", s)
+	}
+	return dev, "", err
 }
 
 // checkPrecision refuses mixed precision where it cannot run. Both modes

@@ -3,13 +3,11 @@
 package main
 
 import (
-	"fmt"
-	"os"
-	"path/filepath"
 	"runtime"
 
 	"github.com/kiln-ml/kiln/internal/torchbridge"
 	"github.com/kiln-ml/kiln/internal/torchinfo"
+	mtorch "github.com/kiln-ml/kiln/models/torch"
 )
 
 // doctorTorchBuild: this binary links libtorch through libkilntorch.so.
@@ -22,7 +20,7 @@ func doctorTorch(verbose bool) (doctorLibtorch, []string) {
 		Version:    torchinfo.Version(),
 		LibDir:     torchinfo.LibDir(),
 		StubCount:  torchinfo.StubCount(),
-		Threads:    torchinfo.NumThreads(),
+		Threads:    intraOpThreads(),
 		OMPThreads: ompThreads(),
 		CPUs:       runtime.NumCPU(),
 		BLAS:       []string{},
@@ -41,16 +39,8 @@ func doctorTorch(verbose bool) (doctorLibtorch, []string) {
 		r.BuildConfig = torchinfo.Config()
 	}
 	r.CUDA.Devices = torchinfo.CUDADeviceCount()
-	r.CUDA.Available = torchinfo.CUDAAvailable() && r.CUDA.Devices > 0
-	if !r.CUDA.Available {
-		if r.CPUOnly {
-			r.CUDA.Reason = fmt.Sprintf("the bridge was linked CPU-only (kiln-bridge -cpu-only) against %s; rebuild it without -cpu-only (scripts/setup/bridge.sh) to use a GPU", r.LibDir)
-		} else if _, err := os.Stat(filepath.Join(r.LibDir, "libtorch_cuda.so")); err != nil {
-			r.CUDA.Reason = fmt.Sprintf("the bridge's libtorch (%s) is a CPU-only build; build the bridge against a CUDA libtorch (LIBTORCH=… scripts/setup/bridge.sh) to use a GPU", r.LibDir)
-		} else {
-			r.CUDA.Reason = "libtorch has CUDA support but sees no device (driver missing, or CUDA_VISIBLE_DEVICES hides them)"
-		}
-	}
+	r.CUDA.Reason = torchinfo.CUDAUnavailableReason()
+	r.CUDA.Available = r.CUDA.Reason == ""
 	blas, err := torchinfo.BLAS()
 	if err != nil {
 		problems = append(problems, err.Error())
@@ -58,4 +48,16 @@ func doctorTorch(verbose bool) (doctorLibtorch, []string) {
 		r.BLAS = blas
 	}
 	return r, problems
+}
+
+// intraOpThreads is the intra-op thread count kiln's forwards and training
+// steps run with. OpenMP keeps the count per OS thread and models/torch
+// gives each thread the process's count before it computes (InitThreads),
+// so the raw count of whichever thread runs doctor (libtorch's startup 1 on
+// Debian) would misreport it.
+func intraOpThreads() int {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	mtorch.InitThreads()
+	return mtorch.NumThreads()
 }

@@ -23,6 +23,7 @@ func init() { addCommand(newExportCmd()) }
 func newExportCmd() *cobra.Command {
 	var (
 		src, out, dtype, outputs string
+		verifyDevice             string
 		opset, threads           int
 		optimize, force, extData bool
 		verify, noVerify, asJSON bool
@@ -45,10 +46,16 @@ BiasGelu/FastGelu): faster on ONNX Runtime, but only ONNX Runtime can run that g
 (not available for deberta-v2).
 --dtype fp16 stores weights and computes in half precision (inputs and logits unchanged).
 
-Verification (on by default) runs the export on ONNX Runtime (CPU) and the checkpoint on
-libtorch over padded inputs of several shapes: fp32 must agree to 1e-4 (max abs diff), fp16
-must pick the same class on ≥99.5% of rows. A failed verification writes nothing and exits
-with status 2. The output directory appears atomically; an existing one needs --force.`,
+Verification (on by default) runs the export on ONNX Runtime and the checkpoint on libtorch
+over padded inputs of several shapes: fp32 must agree to 1e-4 (max abs diff), fp16 must pick
+the same class on ≥99.5% of rows. A failed verification writes nothing and exits with status
+2. The output directory appears atomically; an existing one needs --force.
+
+--verify-device cpu (the default), cuda or cuda:N runs both sides there: the trainer's
+libtorch forward on that device and ONNX Runtime's CUDA execution provider (TF32 off, so
+float32 is compared as float32; it needs onnxruntime-gpu's libraries). A device that cannot
+be used is an error naming what is missing. --verify-device auto uses CUDA on each side
+that can, prints one line per side that stays on the CPU, and the report names both.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if src == "" || out == "" {
@@ -59,7 +66,7 @@ with status 2. The output directory appears atomically; an existing one needs --
 			}
 			opts := export.Options{
 				Opset: opset, DType: dtype, Optimize: optimize, Force: force, ExternalData: extData,
-				Verify: export.VerifyOptions{Seed: seed, Threads: threads},
+				Verify: export.VerifyOptions{Seed: seed, Threads: threads, Device: verifyDevice},
 				Logger: slog.Default(),
 			}
 			for _, o := range strings.Split(outputs, ",") {
@@ -73,14 +80,20 @@ with status 2. The output directory appears atomically; an existing one needs --
 				return fmt.Errorf("export: %w", err)
 			}
 			if verify {
-				ref, closeRef, err := exportReference(src)
+				ref, closeRef, fallback, err := exportReference(src, verifyDevice)
 				if err != nil {
-					return err
+					return fmt.Errorf("export: --verify-device: %w", err)
 				}
 				defer closeRef()
+				if fallback != "" {
+					fmt.Fprintf(cmd.ErrOrStderr(), "export: --verify-device auto: libtorch runs on the CPU, CUDA is unavailable: %s\n", fallback)
+				}
 				opts.Reference = ref
 			}
 			rep, err := export.Export(cmd.Context(), src, out, opts)
+			if rep != nil && rep.Verification != nil && rep.Verification.ProviderFallback != "" {
+				fmt.Fprintf(cmd.ErrOrStderr(), "export: --verify-device auto: ONNX Runtime runs on the CPU, its CUDA provider is unavailable: %s\n", rep.Verification.ProviderFallback)
+			}
 			if rep != nil {
 				if perr := printExportReport(cmd.OutOrStdout(), rep, asJSON); perr != nil && err == nil {
 					err = perr
@@ -110,6 +123,7 @@ with status 2. The output directory appears atomically; an existing one needs --
 	f.BoolVar(&asJSON, "json", false, "print the report (and verification numbers) as JSON")
 	f.Uint64Var(&seed, "seed", 0, "seed of the verification inputs")
 	f.IntVar(&threads, "threads", 0, "ONNX Runtime intra-op threads during verification (0: its default)")
+	f.StringVar(&verifyDevice, "verify-device", "cpu", "where verification runs both sides: cpu, cuda, cuda:N (libtorch's GPU and ONNX Runtime's CUDA provider) or auto (CUDA on each side that can use it)")
 	return cmd
 }
 

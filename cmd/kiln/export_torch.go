@@ -7,11 +7,12 @@ import (
 	"github.com/kiln-ml/kiln/export/verify"
 )
 
-// exportReference loads the checkpoint with libtorch for --verify.
-func exportReference(src string) (export.Reference, func(), error) {
-	ref, err := verify.Load(src)
+// exportReference loads the checkpoint with libtorch onto device for
+// --verify; fallback says why --verify-device auto stayed on the CPU.
+func exportReference(src, device string) (ref export.Reference, closeRef func(), fallback string, err error) {
+	t, fallback, err := verify.LoadOn(src, device)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, "", err
 	}
-	return ref, ref.Close, nil
+	return t, t.Close, fallback, nil
 }

@@ -37,20 +37,24 @@ type prediction struct {
 	Logits []float32          `json:"logits,omitempty"`
 }
 
-// predictRun is what a backend gets: the model, the rows, and how to batch
-// and truncate them (maxLen 0 = the model's maximum).
+// predictRun is what a backend gets: the model, the rows, how to batch
+// and truncate them (maxLen 0 = the model's maximum), and the device
+// (auto, cpu, cuda or cuda:N).
 type predictRun struct {
 	modelDir      string
 	rows          []dataset.Example
 	batch, maxLen int
+	device        string
 }
 
-// predictResult is a backend's answer: the model's head and one row of
-// logits and of scores (label order) per input row.
+// predictResult is a backend's answer: the model's head, one row of logits
+// and of scores (label order) per input row and, when --device auto ended up
+// on the CPU, why.
 type predictResult struct {
-	head   modelio.Head
-	logits [][]float32
-	scores [][]float64
+	head     modelio.Head
+	logits   [][]float32
+	scores   [][]float64
+	fallback string
 }
 
 // libtorchPredict runs the checkpoint on libtorch; nil in the libtorch-free
@@ -60,6 +64,7 @@ var libtorchPredict func(ctx context.Context, r predictRun) (*predictResult, err
 func newPredictCmd() *cobra.Command {
 	var (
 		modelDir, input, output, backend string
+		device                           string
 		batch, maxLen                    int
 		withLogits, asJSON               bool
 		ro                               dataset.ReadOptions
@@ -69,7 +74,7 @@ func newPredictCmd() *cobra.Command {
 		defaultBackend = "onnx"
 	}
 	cmd := &cobra.Command{
-		Use:   "predict --model DIR --input FILE [--backend libtorch|onnx] [--logits] [--json]",
+		Use:   "predict --model DIR --input FILE [--backend libtorch|onnx] [--device cpu|cuda|auto] [--logits] [--json]",
 		Short: "Offline batch prediction with a trained model (libtorch or ONNX Runtime)",
 		Long: `predict scores every row of --input (csv, tsv or jsonl with a text column and optional
 text_pair; labels are not needed) with the same tokenisation and score functions as
@@ -84,11 +89,19 @@ of the libtorch-free bin/kiln-serve) runs DIR/model.onnx from kiln export throug
 kiln serve's own inference core on ONNX Runtime. A model whose logits do not match
 config.json's labels is refused.
 
+--device cpu (the default, as for kiln train), cuda or cuda:N runs the model and its
+batches there: libtorch on that GPU, or ONNX Runtime's CUDA execution provider (which
+needs onnxruntime-gpu's libraries and CUDA 13/cuDNN 9 on LD_LIBRARY_PATH; kiln doctor
+checks). A device that cannot be used is an error naming what is missing. --device
+auto uses CUDA when it can and otherwise the CPU, printing one line on stderr that
+says why.
+
 Output: CSV (line, label, score, score_<label>…, logit_<label>…) by default; JSON lines
 with --json or when --output ends in .jsonl. Files are written atomically.
 
 Example:
   kiln predict --model runs/sst2 --input testdata/data/sst2/dev.csv --json --output preds.jsonl
+  kiln predict --model runs/sst2 --input dev.csv --device cuda --batch-size 256
   kiln-serve predict --model runs/sst2-onnx --backend onnx --input dev.csv`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -109,7 +122,7 @@ Example:
 				fmt.Fprintf(cmd.ErrOrStderr(), "skipped %d bad rows\n", ds.Skipped)
 			}
 			rows := ds.Examples
-			run := predictRun{modelDir: modelDir, rows: rows, batch: batch, maxLen: maxLen}
+			run := predictRun{modelDir: modelDir, rows: rows, batch: batch, maxLen: maxLen, device: device}
 			var res *predictResult
 			switch backend {
 			case "libtorch", "torch":
@@ -124,6 +137,9 @@ Example:
 			}
 			if err != nil {
 				return err
+			}
+			if res.fallback != "" {
+				fmt.Fprintf(cmd.ErrOrStderr(), "predict: --device auto: running on the CPU, CUDA is unavailable: %s\n", res.fallback)
 			}
 			preds := make([]prediction, len(res.logits))
 			for i := range res.logits {
@@ -147,6 +163,7 @@ Example:
 	f.StringVar(&input, "input", "", "rows to score (.csv, .tsv, .jsonl)")
 	f.StringVar(&output, "output", "-", "output file (- for stdout); .jsonl/.json gives JSON lines")
 	f.StringVar(&backend, "backend", defaultBackend, "libtorch (the checkpoint) or onnx (DIR/model.onnx on ONNX Runtime)")
+	f.StringVar(&device, "device", "cpu", "cpu, cuda, cuda:N (libtorch's GPU, or ONNX Runtime's CUDA provider) or auto (CUDA when usable, else the CPU)")
 	f.BoolVar(&withLogits, "logits", false, "also write the raw logits")
 	f.BoolVar(&asJSON, "json", false, "write JSON lines instead of CSV")
 	f.IntVar(&batch, "batch-size", 64, "rows per forward pass")
@@ -166,7 +183,7 @@ func predictONNX(ctx context.Context, r predictRun) (*predictResult, error) {
 	// of rows handed to the batcher at once.
 	chunk := max(r.batch*8, 256)
 	cfg := serve.Defaults()
-	cfg.ModelDir, cfg.MaxInputLength, cfg.Warmup = r.modelDir, r.maxLen, false
+	cfg.ModelDir, cfg.MaxInputLength, cfg.Warmup, cfg.Device = r.modelDir, r.maxLen, false, r.device
 	cfg.MaxBatchSize, cfg.MaxBatchTokens, cfg.MaxBatchPadding = r.batch, r.batch<<16, 0
 	cfg.MaxQueue, cfg.MaxInputsPerRequest = chunk, chunk
 	cfg.MaxTextChars, cfg.MaxRequestChars, cfg.MaxRequestTokens = math.MaxInt, math.MaxInt, math.MaxInt
@@ -176,7 +193,7 @@ func predictONNX(ctx context.Context, r predictRun) (*predictResult, error) {
 		return nil, err
 	}
 	defer inf.Close(context.Background())
-	res := &predictResult{head: inf.Model().Head}
+	res := &predictResult{head: inf.Model().Head, fallback: inf.Runner().FallbackReason()}
 	for start := 0; start < len(r.rows); start += chunk {
 		rows := r.rows[start:min(start+chunk, len(r.rows))]
 		in := make([]serve.TextInput, len(rows))

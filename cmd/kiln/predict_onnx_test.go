@@ -21,13 +21,20 @@ import (
 // between runs) and returns its stdout.
 func runPredict(t *testing.T, args ...string) (string, error) {
 	t.Helper()
+	out, _, err := runPredictStderr(t, args...)
+	return out, err
+}
+
+// runPredictStderr is runPredict that also returns stderr.
+func runPredictStderr(t *testing.T, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
 	cmd := newPredictCmd()
 	var out, errOut bytes.Buffer
 	cmd.SetOut(&out)
 	cmd.SetErr(&errOut)
 	cmd.SetArgs(args)
-	err := cmd.Execute()
-	return out.String(), err
+	err = cmd.Execute()
+	return out.String(), errOut.String(), err
 }
 
 // exportedModel exports exportCheckpoint's tiny two-label classifier

@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"path/filepath"
 
-	"github.com/sugarme/gotch"
-
 	"github.com/kiln-ml/kiln/dataset"
 	"github.com/kiln-ml/kiln/modelio"
 	"github.com/kiln-ml/kiln/models"
@@ -16,7 +14,8 @@ import (
 	"github.com/kiln-ml/kiln/train"
 )
 
-// predictLibtorch runs a checkpoint directory on libtorch (CPU), with the
+// predictLibtorch runs a checkpoint directory on libtorch (the model and
+// every batch on r.device, parsed as the trainer parses --device), with the
 // trainer's tokeniser and the same truncation and score function as the
 // ONNX path.
 func predictLibtorch(ctx context.Context, r predictRun) (*predictResult, error) {
@@ -47,16 +46,20 @@ func predictLibtorch(ctx context.Context, r predictRun) (*predictResult, error) 
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	m, _, err := mtorch.Load(r.modelDir, mtorch.LoadOptions{Device: gotch.CPU})
+	dev, fallback, err := train.ResolveDevice(r.device)
+	if err != nil {
+		return nil, fmt.Errorf("--device: %w", err)
+	}
+	m, _, err := mtorch.Load(r.modelDir, mtorch.LoadOptions{Device: dev})
 	if err != nil {
 		return nil, err
 	}
 	defer m.Free()
-	logits, err := train.PredictLogits(m, data, r.batch, enc.PadID(), gotch.CPU)
+	logits, err := train.PredictLogits(m, data, r.batch, enc.PadID(), dev)
 	if err != nil {
 		return nil, err
 	}
-	res := &predictResult{head: head, logits: logits, scores: make([][]float64, len(logits))}
+	res := &predictResult{head: head, logits: logits, scores: make([][]float64, len(logits)), fallback: fallback}
 	for i, l := range logits {
 		if err := head.CheckLogits(len(l)); err != nil {
 			return nil, fmt.Errorf("%s: %w", r.modelDir, err)

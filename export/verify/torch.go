@@ -17,36 +17,56 @@ import (
 	"github.com/kiln-ml/kiln/export"
 	"github.com/kiln-ml/kiln/models"
 	mtorch "github.com/kiln-ml/kiln/models/torch"
+	"github.com/kiln-ml/kiln/train"
 )
 
-// Torch is an export.Reference backed by models/torch on the CPU.
+// Torch is an export.Reference backed by models/torch on the CPU or a GPU.
 type Torch struct {
 	mu    sync.Mutex
 	model *mtorch.Model
 	dir   string
+	dev   gotch.Device
 	// freshHead: the checkpoint has no classification head, so libtorch's
 	// logits come from a random head and are not reported.
 	freshHead bool
 }
 
-// Load reads the checkpoint in dir with models/torch. A checkpoint that
-// models/torch can only load by initialising parameters fresh (a base model
-// without a head) cannot be a reference for logits; that is refused here
-// rather than comparing against random numbers.
+// Load reads the checkpoint in dir with models/torch on the CPU (LoadOn).
 func Load(dir string) (*Torch, error) {
-	m, rep, err := mtorch.Load(dir, mtorch.LoadOptions{Device: gotch.CPU})
+	t, _, err := LoadOn(dir, "cpu")
+	return t, err
+}
+
+// LoadOn reads the checkpoint in dir with models/torch onto device (cpu,
+// cuda, cuda:N or auto, parsed as kiln train parses --device; auto's
+// fallback says why it stayed on the CPU). A checkpoint that models/torch
+// can only load by initialising parameters fresh (a base model without a
+// head) cannot be a reference for logits; that is refused here rather than
+// comparing against random numbers.
+func LoadOn(dir, device string) (ref *Torch, fallback string, err error) {
+	dev, fallback, err := train.ResolveDevice(device)
 	if err != nil {
-		return nil, fmt.Errorf("verify: load %s with libtorch: %w", dir, err)
+		return nil, "", fmt.Errorf("verify: %w", err)
+	}
+	m, rep, err := mtorch.Load(dir, mtorch.LoadOptions{Device: dev})
+	if err != nil {
+		return nil, "", fmt.Errorf("verify: load %s with libtorch: %w", dir, err)
 	}
 	if len(rep.Missing) > 0 && !rep.FreshHead {
 		m.Free()
-		return nil, fmt.Errorf("verify: %s lacks %d encoder parameters (first %q)", dir, len(rep.Missing), rep.Missing[0])
+		return nil, "", fmt.Errorf("verify: %s lacks %d encoder parameters (first %q)", dir, len(rep.Missing), rep.Missing[0])
 	}
-	return &Torch{model: m, dir: dir, freshHead: rep.FreshHead}, nil
+	return &Torch{model: m, dir: dir, dev: dev, freshHead: rep.FreshHead}, fallback, nil
 }
 
-// Name identifies the reference in reports.
-func (t *Torch) Name() string { return "libtorch (models/torch)" }
+// Name identifies the reference in reports, with its device when that is
+// a GPU.
+func (t *Torch) Name() string {
+	if t.dev.IsCuda() {
+		return fmt.Sprintf("libtorch (models/torch, cuda:%d)", t.dev.Value)
+	}
+	return "libtorch (models/torch)"
+}
 
 // Close frees the model's tensors.
 func (t *Torch) Close() {
@@ -91,7 +111,13 @@ func (t *Torch) forward(b export.Batch) (*export.RefOutput, error) {
 		if err != nil {
 			return nil, fmt.Errorf("verify: %s: %w", name, err)
 		}
-		return x.MustView(shape, true), nil
+		x = x.MustView(shape, true)
+		if t.dev.IsCuda() {
+			if x, err = x.To(t.dev, true); err != nil {
+				return nil, fmt.Errorf("verify: %s to %v: %w", name, t.dev, err)
+			}
+		}
+		return x, nil
 	}
 	ids, err := mk(export.InputIDs, b.InputIDs)
 	if err != nil {

@@ -161,7 +161,7 @@ func probeCUDA(device int) error {
 		return err
 	}
 	defer so.Destroy()
-	if err := appendCUDA(so, device); err != nil {
+	if err := appendCUDA(so, device, false); err != nil {
 		return err
 	}
 	ds, err := onnx.NewDynamicAdvancedSessionWithONNXData(probeModel(), []string{"x"}, []string{"y"}, so)
@@ -171,13 +171,17 @@ func probeCUDA(device int) error {
 	return ds.Destroy()
 }
 
-func appendCUDA(so *onnx.SessionOptions, device int) error {
+func appendCUDA(so *onnx.SessionOptions, device int, strictFP32 bool) error {
 	co, err := onnx.NewCUDAProviderOptions()
 	if err != nil {
 		return fmt.Errorf("CUDA provider options: %w", err)
 	}
 	defer co.Destroy()
-	if err := co.Update(map[string]string{"device_id": strconv.Itoa(device)}); err != nil {
+	opts := map[string]string{"device_id": strconv.Itoa(device)}
+	if strictFP32 {
+		opts["use_tf32"] = "0"
+	}
+	if err := co.Update(opts); err != nil {
 		return fmt.Errorf("CUDA provider options: %w", err)
 	}
 	if err := so.AppendExecutionProviderCUDA(co); err != nil {
@@ -196,6 +200,11 @@ type Options struct {
 	// DisableGraphOptimization turns ONNX Runtime's graph rewrites off; they
 	// are on (ORT_ENABLE_ALL) by default.
 	DisableGraphOptimization bool
+	// StrictFP32 keeps the CUDA provider's float32 matrix products in full
+	// float32: by default it uses TF32 tensor cores (use_tf32=1), whose
+	// 10-bit mantissa moves results by ~1e-3, too much for a 1e-4 parity
+	// check. Serving keeps TF32; export verification turns it off.
+	StrictFP32 bool
 }
 
 // ParseDevice splits "cpu", "auto", "cuda" or "cuda:N" into kind and index.
@@ -345,7 +354,7 @@ func sessionOptions(opt Options, cuda bool, device int) (*onnx.SessionOptions, e
 		return fail("graph optimisation", err)
 	}
 	if cuda {
-		if err := appendCUDA(so, device); err != nil {
+		if err := appendCUDA(so, device, opt.StrictFP32); err != nil {
 			so.Destroy()
 			return nil, err
 		}

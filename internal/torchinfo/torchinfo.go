@@ -1,8 +1,10 @@
 // Package torchinfo describes the libtorch this process runs on, through the
 // small C API kiln adds to its libtorch bridge (libkilntorch.so, see
 // internal/torchbridge): libtorch version and location, which gotch wrappers
-// the bridge had to stub, CUDA devices, the intra-op thread count and the
-// BLAS actually loaded. It links -lkilntorch exactly like gotch's libtch, so
+// the bridge had to stub, CUDA devices (or why there are none) and the BLAS
+// actually loaded. The intra-op thread count is models/torch's (NumThreads,
+// InitThreads): OpenMP keeps it per OS thread, which only that package
+// manages. It links -lkilntorch exactly like gotch's libtch, so
 // whichever bridge the loader finds (build/lib, or LD_LIBRARY_PATH first) is
 // the one described.
 package torchinfo
@@ -21,6 +23,8 @@ import (
 	"sort"
 	"strings"
 	"unsafe"
+
+	"github.com/kiln-ml/kiln/internal/torchbridge"
 )
 
 // Version is the libtorch version the loaded bridge was built against.
@@ -50,12 +54,25 @@ func CUDAAvailable() bool { return C.kiln_cuda_is_available() != 0 }
 // CUDADeviceCount is the number of CUDA devices libtorch sees.
 func CUDADeviceCount() int { return int(C.kiln_cuda_device_count()) }
 
-// SetNumThreads sets libtorch's intra-op thread count (n <= 0 is ignored).
-// Debian's libtorch starts with one thread regardless of the cores present.
-func SetNumThreads(n int) { C.kiln_set_num_threads(C.int(n)) }
-
-// NumThreads is libtorch's current intra-op thread count.
-func NumThreads() int { return int(C.kiln_get_num_threads()) }
+// CUDAUnavailableReason says why libtorch cannot use a GPU here, naming
+// what is missing and how to get it, or "" when it can. kiln doctor reports
+// it, and --device cuda fails with it.
+func CUDAUnavailableReason() string {
+	if CUDAAvailable() && CUDADeviceCount() > 0 {
+		return ""
+	}
+	lib := LibDir()
+	if p, err := BridgePath(); err == nil {
+		// Bridges built before build.json recorded -cpu-only just lack it.
+		if bi, err := torchbridge.ReadBuildInfo(p); err == nil && bi.CPUOnly {
+			return fmt.Sprintf("the bridge %s was linked CPU-only (kiln-bridge -cpu-only) against %s; rebuild it without -cpu-only (scripts/setup/bridge.sh) to use a GPU", p, lib)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(lib, "libtorch_cuda.so")); err != nil {
+		return fmt.Sprintf("the bridge's libtorch %s (%s) is a CPU-only build (no libtorch_cuda.so); build the bridge against a CUDA libtorch (KILN_CUDA=1 make setup, or LIBTORCH=/path/to/site-packages/torch scripts/setup/bridge.sh) to use a GPU", Version(), lib)
+	}
+	return "libtorch has CUDA support but sees no CUDA device (no NVIDIA driver, or CUDA_VISIBLE_DEVICES hides the GPUs)"
+}
 
 // Config is libtorch's build configuration (at::show_config()).
 func Config() string {

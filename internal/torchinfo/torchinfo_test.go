@@ -68,19 +68,24 @@ func TestStubbedOpReturnsError(t *testing.T) {
 	}
 }
 
-func TestThreads(t *testing.T) {
-	old := torchinfo.NumThreads()
-	defer torchinfo.SetNumThreads(old)
-	for _, n := range []int{1, 2, 3} {
-		torchinfo.SetNumThreads(n)
-		if got := torchinfo.NumThreads(); got != n {
-			t.Errorf("after SetNumThreads(%d): NumThreads() = %d", n, got)
+// Without a usable GPU the reason names what is missing (a CPU-only bridge
+// or libtorch, or no device); with one it is empty.
+func TestCUDAUnavailableReason(t *testing.T) {
+	r := torchinfo.CUDAUnavailableReason()
+	if torchinfo.CUDAAvailable() && torchinfo.CUDADeviceCount() > 0 {
+		if r != "" {
+			t.Errorf("CUDA is usable, yet the reason is %q", r)
 		}
+		return
 	}
-	torchinfo.SetNumThreads(0) // ignored, must not crash or change anything
-	if got := torchinfo.NumThreads(); got != 3 {
-		t.Errorf("SetNumThreads(0) changed the count to %d", got)
+	ok := false
+	for _, want := range []string{"linked CPU-only", "is a CPU-only build (no libtorch_cuda.so)", "sees no CUDA device"} {
+		ok = ok || strings.Contains(r, want)
 	}
+	if !ok {
+		t.Errorf("no CUDA here, reason %q names nothing missing", r)
+	}
+	t.Logf("reason: %s", r)
 }
 
 func TestDescribe(t *testing.T) {

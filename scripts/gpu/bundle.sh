@@ -7,6 +7,8 @@
 #   model/           all-MiniLM-L6-v2 as fp16, byte-shuffled, xz (gpucheck.py pack-model)
 #   data/            SST-2 train and dev (testdata/data/sst2)
 #   check.sh, gpucheck.py, STAMP
+#   ort-cuda.MANIFEST  the CUDA provider's pieces, when cut (scripts/gpu/ortstage.sh;
+#                    the pieces travel separately, one per device call)
 # The packed model is cached in $KILN_CACHE/gpu-bundle (packing takes minutes).
 # Env: MODEL (build/pretrained/all-MiniLM-L6-v2), KILN_PYTHON (needs numpy), GO.
 source "$(dirname "$0")/../setup/lib.sh"
@@ -48,6 +50,9 @@ rm -f "$tmp/model/README.md" # the model card, 10 KB nobody reads on the host
 mkdir -p "$tmp/data"
 cp testdata/data/sst2/train.csv testdata/data/sst2/dev.csv "$tmp/data/"
 cp scripts/gpu/check.sh scripts/gpu/gpucheck.py "$tmp/"
+# How many pieces of ONNX Runtime's CUDA provider check.sh should expect,
+# when they were cut here (make gpu-bundle GPU_STAGE=…; docs/gpu.md).
+bash scripts/gpu/ortstage.sh manifest "$tmp"
 (cd "$tmp" && find . -type f ! -name STAMP | sort | xargs sha256sum | sha256sum | cut -c1-12) >"$tmp/STAMP"
 
 size=$(du -sb "$tmp" | cut -f1)

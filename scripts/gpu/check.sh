@@ -14,17 +14,26 @@
 #   train-*   kiln train and the PyTorch loop (bench/train/hf_train.py) on the
 #             same rows/order/batch/length/steps, fp32, bf16, fp16 on CUDA:
 #             samples/s ratio, MFU, loss curves, dev accuracy, skipped steps
-#   logits-*  kiln's libtorch logits vs transformers on the same device
-#   export    kiln export of the trained model (verified against libtorch)
+#   ort-cuda  ONNX Runtime's CUDA provider (onnxruntime-gpu), staged in pieces
+#             over earlier calls (scripts/gpu/ortstage.sh): joined, checked and
+#             unpacked into .gpu-cache/ort-cuda/lib once all are there, else
+#             SKIP "CUDA provider: staged k/n"; it then runs every ONNX stage
+#   logits-*  kiln predict --device cuda (libtorch) vs transformers on the same device
+#   export    kiln export of the trained model (verified against libtorch on the CPU)
+#   export-verify-cuda  kiln export --verify-device cuda: libtorch's forward and
+#             ONNX Runtime's CUDA provider on the GPU (auto: libtorch on the GPU
+#             against ONNX Runtime's CPU while the provider is not staged)
+#   predict-onnx-*  kiln predict --backend onnx --device cuda vs kiln's libtorch logits
 #   serve     kiln serve on ONNX Runtime (CUDA provider when its libraries are
 #             there, else CPU) + kiln loadtest: p50/p99 open loop, throughput closed loop
 # Without a GPU the CUDA stages are SKIPped and CPU stand-ins run instead
-# (train-cpu-smoke, logits-cpu) so the kit itself is tested (make test does).
+# (train-cpu-smoke, logits-cpu, predict-onnx-cpu) so the kit itself is tested
+# (make test does).
 #
 # Env: OUT, KILN_PYTHON (default python3), GPU_CHECK_STEPS (300), GPU_CHECK_BATCH (32),
 #      GPU_CHECK_MAXLEN (64), GPU_CHECK_SMOKE_STEPS (3), GPU_CHECK_SMOKE_BATCH (8), GPU_CHECK_LOAD_SECONDS (10),
 #      KILN_CACHE (~/.cache/kiln: bridge builds), GPU_CHECK_WORK ($KILN_CACHE/gpu-check: unpacked kit),
-#      ONNXRUNTIME_LIB (default: the Python onnxruntime's capi library),
+#      ONNXRUNTIME_LIB (default: the staged onnxruntime-gpu, else the Python onnxruntime's capi library),
 #      KILN_PEAK_TFLOPS_FP32 / _BF16 (default from the GPU's name: H100/H200 67/989).
 set -uo pipefail
 KIT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -74,6 +83,31 @@ else
 	record env pass "torch $(jget "$OUT/env.json" torch), transformers $(jget "$OUT/env.json" transformers), GPU: $([[ $GPU == 1 ]] && jget "$OUT/env.json" gpu || echo none)"
 fi
 command -v nvidia-smi >/dev/null && nvidia-smi >"$OUT/nvidia-smi.txt" 2>&1
+
+# ---- ONNX Runtime's CUDA provider, staged in pieces by earlier calls
+ORTSTAGE="$ROOT/scripts/gpu/ortstage.sh"
+ORT_STAGED="" ORT_LDPATH=""
+if [[ ! -f "$ORTSTAGE" ]]; then
+	record ort-cuda skip "no scripts/gpu/ortstage.sh in $ROOT"
+elif ! bash "$ORTSTAGE" stash >"$OUT/ort-cuda.log" 2>&1; then
+	record ort-cuda fail "$(tailof ort-cuda 1)"
+elif lib="$(bash "$ORTSTAGE" assemble 2>>"$OUT/ort-cuda.log")"; then
+	ORT_STAGED="$lib/libonnxruntime.so.1"
+	# The provider has no RUNPATH: cuBLAS, cuRAND, the CUDA runtime and cuDNN
+	# come from this torch's nvidia-* wheels, found as make setup finds them.
+	if [[ -n "$TORCH_DIR" ]]; then
+		ORT_LDPATH="$(LIBTORCH="$TORCH_DIR" bash "$ROOT/scripts/setup/torch.sh" --env 2>/dev/null | sed -n 's/^export LD_LIBRARY_PATH=\([^$]*\)\${LD_LIBRARY_PATH.*$/\1/p')"
+	fi
+	record ort-cuda pass "$(bash "$ORTSTAGE" status); CUDA libraries from ${ORT_LDPATH:-the default loader paths}"
+else
+	msg="$(bash "$ORTSTAGE" status)"
+	if [[ "$msg" == "CUDA provider: staged 0/0" && -f "$KIT/ort-cuda.MANIFEST" ]]; then
+		msg="CUDA provider: staged 0/$(awk '$1 == "pieces" { print $2 }' "$KIT/ort-cuda.MANIFEST")"
+	fi
+	record ort-cuda skip "$msg (pieces travel one per call: docs/gpu.md)"
+fi
+# ort_env CMD...: CMD with the CUDA provider's libraries on the loader's path.
+ort_env() { LD_LIBRARY_PATH="$ORT_LDPATH${ORT_LDPATH:+${LD_LIBRARY_PATH:+:}}${LD_LIBRARY_PATH:-}" "$@"; }
 
 # ---- unpack (cached by the bundle's stamp)
 stamp="$(cat "$KIT/STAMP" 2>/dev/null)"
@@ -248,17 +282,59 @@ else
 fi
 
 # ---- export + serve + loadtest on ONNX Runtime
-ORT="${ONNXRUNTIME_LIB:-}"
+ORT="${ONNXRUNTIME_LIB:-$ORT_STAGED}"
 if [[ -z "$ORT" ]]; then
 	ORT="$("$PY" -c 'import glob, os, onnxruntime as o; c = sorted(glob.glob(os.path.join(os.path.dirname(o.__file__), "capi", "libonnxruntime.so*"))); print(c[-1] if c else "")' 2>/dev/null)"
 fi
 EXPORT="$WORK/export"
 if [[ -z "$TRAINED" ]]; then
 	record export fail "no trained model"
-elif ONNXRUNTIME_LIB="$ORT" run export "$KILN" export --model "$TRAINED" --out "$EXPORT" --force; then
+elif ONNXRUNTIME_LIB="$ORT" ort_env run export "$KILN" export --model "$TRAINED" --out "$EXPORT" --force; then
 	record export pass "$(grep -m1 -i 'verif' "$OUT/export.log" | cut -c1-200)"
 else
 	record export fail "$(tailof export 3)"
+fi
+ORT_CUDA=0 # ONNX Runtime's CUDA provider usable: staged, and a GPU
+((GPU)) && [[ -n "$ORT_STAGED" && "$ORT" == "$ORT_STAGED" ]] && ORT_CUDA=1
+if ((!GPU)); then
+	record export-verify-cuda skip "no CUDA device"
+elif [[ -z "$TRAINED" ]]; then
+	record export-verify-cuda fail "no trained model"
+else
+	vdev=cuda
+	((ORT_CUDA)) || vdev=auto # libtorch on the GPU all the same
+	if ONNXRUNTIME_LIB="$ORT" ort_env run export-verify-cuda "$KILN" export --model "$TRAINED" --out "$WORK/export-cuda" --force --verify-device "$vdev"; then
+		detail="$(grep -m1 '^verify ' "$OUT/export-verify-cuda.log" | cut -c1-240)"
+		((ORT_CUDA)) || detail="$detail ($(bash "$ORTSTAGE" status))"
+		record export-verify-cuda pass "--verify-device $vdev: $detail"
+	else
+		record export-verify-cuda fail "--verify-device $vdev: $(tailof export-verify-cuda 3)"
+	fi
+fi
+# predict-onnx-STAGE DEVICE REF_JSONL: kiln predict on the export vs kiln's
+# libtorch logits of the same rows (logits stage) on the same device.
+predict_onnx() {
+	local stage=$1 dev=$2 ref=$3
+	if [[ ! -f "$EXPORT/model.onnx" ]]; then
+		record "$stage" fail "no export"
+	elif [[ ! -f "$ref" ]]; then
+		record "$stage" fail "no libtorch logits to compare with ($ref)"
+	elif ! ONNXRUNTIME_LIB="$ORT" ort_env run "$stage" "$KILN" predict --backend onnx --device "$dev" --model "$EXPORT" \
+		--input "$OUT/logits-rows.csv" --logits --json --max-length 128 --output "$OUT/$stage.jsonl"; then
+		record "$stage" fail "kiln predict --backend onnx --device $dev: $(tailof "$stage" 2)"
+	elif run "$stage-compare" "$PY" "$HELPER" compare-logits "$OUT/$stage.jsonl" "$ref" 1e-4; then
+		record "$stage" pass "--device $dev vs libtorch, $N_LOGITS dev rows, $(tailof "$stage-compare" 1)$(grep -m1 '^predict: ' "$OUT/$stage.log" | cut -c1-120)"
+	else
+		record "$stage" fail "--device $dev vs libtorch, $N_LOGITS dev rows, $(tailof "$stage-compare" 1)"
+	fi
+}
+if ((!GPU)); then
+	record predict-onnx-cuda skip "no CUDA device"
+	predict_onnx predict-onnx-cpu auto "$OUT/logits-cpu-kiln.jsonl"
+elif ((ORT_CUDA)); then
+	predict_onnx predict-onnx-cuda cuda "$OUT/logits-cuda-kiln.jsonl"
+else
+	record predict-onnx-cuda skip "$(bash "$ORTSTAGE" status)"
 fi
 if [[ -z "$ORT" || ! -e "$ORT" ]]; then
 	record serve fail "no ONNX Runtime library (set ONNXRUNTIME_LIB or pip install onnxruntime)"
@@ -266,7 +342,7 @@ elif [[ ! -f "$EXPORT/model.onnx" ]]; then
 	record serve fail "no export"
 else
 	PORT=$((20000 + RANDOM % 20000))
-	ONNXRUNTIME_LIB="$ORT" "$KILN" serve --model "$EXPORT" --addr "127.0.0.1:$PORT" --device auto >"$OUT/serve.log" 2>&1 &
+	ONNXRUNTIME_LIB="$ORT" ort_env "$KILN" serve --model "$EXPORT" --addr "127.0.0.1:$PORT" --device auto >"$OUT/serve.log" 2>&1 &
 	server=$!
 	for _ in $(seq 1 120); do
 		"$KILN" healthcheck --url "http://127.0.0.1:$PORT/ready" >/dev/null 2>&1 && break
@@ -296,10 +372,15 @@ else
 	kill "$server" 2>/dev/null
 	wait "$server" 2>/dev/null
 fi
-if ((GPU)) && [[ "$(cut -d' ' -f1 "$OUT/serve-provider.txt" 2>/dev/null)" != CUDAExecutionProvider ]]; then
-	record serve-cuda skip "ONNX Runtime's CUDA provider is not beside $ORT (stage onnxruntime-gpu's capi/ libraries there)"
-elif ((!GPU)); then
+provider="$(cut -d' ' -f1 "$OUT/serve-provider.txt" 2>/dev/null)"
+if ((!GPU)); then
 	record serve-cuda skip "no CUDA device"
+elif ((ORT_CUDA)) && [[ "$provider" == CUDAExecutionProvider ]]; then
+	record serve-cuda pass "kiln serve --device auto runs on ONNX Runtime's CUDA provider (figures: the serve stage)"
+elif ((ORT_CUDA)); then
+	record serve-cuda fail "the staged CUDA provider is there, yet serve ran on ${provider:-nothing}: $(cat "$OUT/serve-provider.txt" 2>/dev/null | cut -c1-240)"
+else
+	record serve-cuda skip "$(bash "$ORTSTAGE" status) (stage the pieces: docs/gpu.md)"
 fi
 
 log "done in $(($(date +%s) - start)) s"

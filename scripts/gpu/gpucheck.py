@@ -7,7 +7,8 @@
   unpack-model SRC DEST   the reverse, writing an fp32 model.safetensors.
   unxz SRC DEST [MODE]    decompress one .xz file (no xz binary needed).
   env                     JSON: torch/transformers versions, torch dir, CUDA.
-  compare-logits KILN_JSONL HF_JSON [TOL]   max |Δlogit| and argmax agreement.
+  compare-logits KILN_JSONL HF_JSON [TOL]   max |Δlogit| and argmax agreement
+                          (HF_JSON may be another kiln .jsonl with --logits).
   hf-logits MODEL CSV N DEVICE OUT          transformers logits of the first N rows.
   summary OUT             $OUT/summary.txt from $OUT/results.tsv and metrics.
 
@@ -154,8 +155,12 @@ def hf_logits(model, data, n, device, out):
 
 
 def compare_logits(kiln_jsonl, hf_json, tol="1e-3"):
-    with open(hf_json) as f:
-        hf = json.load(f)
+    if hf_json.endswith(".jsonl"):  # another kiln predict --json --logits (ONNX vs libtorch)
+        with open(hf_json) as f:
+            hf = {"labels": [], "logits": [json.loads(l)["logits"] for l in f if l.strip()]}
+    else:
+        with open(hf_json) as f:
+            hf = json.load(f)
     rows = []
     with open(kiln_jsonl) as f:
         for line in f:

@@ -1,0 +1,6 @@
+//go:build notorch
+
+package main
+
+// libtorchCUDAMissing: the libtorch-free build has no libtorch backend.
+var libtorchCUDAMissing func() string
