@@ -54,8 +54,16 @@ func main() {
 		maxBatch = flag.Int("max-batch-size", 32, "server batch size with batching on, and the direct batch size")
 		maxLen   = flag.Int("max-length", 128, "tokens per text, both sides")
 		rounds   = flag.Int("rounds", 3, "interleaved rounds per comparison")
+		probe    = flag.Bool("probe", false, "only measure ONNX Runtime in-process: cost per sequence of a batch of k vs single runs, and sessions × intra-op threads (what the CPU batching defaults come from)")
 	)
 	flag.Parse()
+	if *probe {
+		if err := runProbe(*base, *modelDir, *work, *data, *duration, *threads, *maxLen, *rounds); err != nil {
+			fmt.Fprintln(os.Stderr, "bench/serve:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(*kiln, *base, *modelDir, *work, *data, *duration, *warm, *clients, *threads, *maxBatch, *maxLen, *rounds); err != nil {
 		fmt.Fprintln(os.Stderr, "bench/serve:", err)
 		os.Exit(1)
@@ -152,10 +160,11 @@ func run(kiln, base, modelDir, work, data string, duration, warm time.Duration, 
 		if err != nil {
 			return err
 		}
-		g, mb, tps, err := dr.grouped(be, bcfg, sat, duration)
+		gr, err := dr.grouped(be, bcfg, sat, duration)
 		if err != nil {
 			return err
 		}
+		g, mb, tps := gr.rate, gr.meanBatch, gr.tokensPerSeq
 		gBatch, gRatio, gMean, gTok = append(gBatch, g), append(gRatio, 1-many.RPS/g), mb, tps
 		lastSat = many
 		dSingle, sSingle = append(dSingle, p50), append(sSingle, one.P50ms)
@@ -427,16 +436,23 @@ func (b *batchCounter) BatchStarted(size, tokens int, _ []time.Duration) {
 func (b *batchCounter) BatchDone(int, time.Duration, error) {}
 func (b *batchCounter) Dropped(int, string)                 {}
 
+// groupedResult is one in-process run through the batcher.
+type groupedResult struct {
+	rate, meanBatch, tokensPerSeq float64
+	p50ms, p99ms                  float64
+}
+
 // grouped feeds the pre-tokenised texts from c closed-loop submitters
 // through the batcher straight into ONNX Runtime (serve/batcher +
 // serve/backend, in this process): the server's batch shapes without HTTP,
-// JSON or tokenisation. It returns sequences/s and the mean batch size.
-func (d *direct) grouped(be *backend.ORT, cfg batcher.Config, c int, dur time.Duration) (float64, float64, float64, error) {
+// JSON or tokenisation. It returns sequences/s, the mean batch size, padded
+// tokens per sequence and the latency of Submit.
+func (d *direct) grouped(be *backend.ORT, cfg batcher.Config, c int, dur time.Duration) (groupedResult, error) {
 	cnt := &batchCounter{}
 	cfg.Observer = cnt
 	bt, err := batcher.New(cfg, be)
 	if err != nil {
-		return 0, 0, 0, err
+		return groupedResult{}, err
 	}
 	defer bt.Close(context.Background())
 	inputs := make([]backend.Input, len(d.encs))
@@ -451,7 +467,7 @@ func (d *direct) grouped(be *backend.ORT, cfg batcher.Config, c int, dur time.Du
 	defer cancel()
 	var wg sync.WaitGroup
 	var mu sync.Mutex
-	done := 0
+	var lat []float64
 	var firstErr error
 	start := time.Now()
 	for w := range c {
@@ -460,13 +476,15 @@ func (d *direct) grouped(be *backend.ORT, cfg batcher.Config, c int, dur time.Du
 			defer wg.Done()
 			rng := rand.New(rand.NewPCG(uint64(w), 9))
 			for ctx.Err() == nil {
+				t := time.Now()
 				_, err := bt.Submit(context.Background(), []backend.Input{inputs[rng.IntN(len(inputs))]}, nil)
+				took := time.Since(t)
 				mu.Lock()
 				if err != nil && firstErr == nil {
 					firstErr = err
 				}
 				if err == nil && ctx.Err() == nil {
-					done++
+					lat = append(lat, float64(took)/1e6)
 				}
 				mu.Unlock()
 			}
@@ -475,11 +493,21 @@ func (d *direct) grouped(be *backend.ORT, cfg batcher.Config, c int, dur time.Du
 	wg.Wait()
 	el := min(time.Since(start), dur)
 	if firstErr != nil {
-		return 0, 0, 0, firstErr
+		return groupedResult{}, firstErr
 	}
 	cnt.mu.Lock()
 	defer cnt.mu.Unlock()
-	return float64(done) / el.Seconds(), float64(cnt.seqs) / float64(max(cnt.batches, 1)), float64(cnt.tokens) / float64(max(cnt.seqs, 1)), nil
+	slices.Sort(lat)
+	q := func(p float64) float64 {
+		if len(lat) == 0 {
+			return 0
+		}
+		return lat[min(len(lat)-1, int(p*float64(len(lat))))]
+	}
+	return groupedResult{
+		rate: float64(len(lat)) / el.Seconds(), meanBatch: float64(cnt.seqs) / float64(max(cnt.batches, 1)),
+		tokensPerSeq: float64(cnt.tokens) / float64(max(cnt.seqs, 1)), p50ms: q(0.5), p99ms: q(0.99),
+	}, nil
 }
 
 // server is a `kiln serve` process.
