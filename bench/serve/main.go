@@ -35,6 +35,7 @@ import (
 	"github.com/kiln-ml/kiln/internal/ort"
 	"github.com/kiln-ml/kiln/loadtest"
 	"github.com/kiln-ml/kiln/models"
+	"github.com/kiln-ml/kiln/serve"
 	"github.com/kiln-ml/kiln/serve/backend"
 	"github.com/kiln-ml/kiln/serve/batcher"
 	"github.com/kiln-ml/kiln/tokenizers"
@@ -54,11 +55,20 @@ func main() {
 		maxBatch = flag.Int("max-batch-size", 32, "server batch size with batching on, and the direct batch size")
 		maxLen   = flag.Int("max-length", 128, "tokens per text, both sides")
 		rounds   = flag.Int("rounds", 3, "interleaved rounds per comparison")
-		probe    = flag.Bool("probe", false, "only measure ONNX Runtime in-process: cost per sequence of a batch of k vs single runs, and sessions × intra-op threads (what the CPU batching defaults come from)")
+		probe    = flag.Bool("probe", false, "only measure ONNX Runtime in-process: cost per sequence of a batch of k vs single runs, sessions × intra-op threads and batching policies (what the CPU batching defaults come from)")
+		matrix   = flag.Bool("matrix", false, "only the on/off matrix (2), with `kiln serve`'s own defaults (batching off = --max-batch-size 1), printed as a markdown table; -threads and -max-batch-size are ignored")
+		srvArgs  = flag.String("server-args", "", "extra `kiln serve` flags for both servers of -matrix (e.g. \"--max-batch-padding 0.3 --batch-window 0\" to try other defaults)")
 	)
 	flag.Parse()
 	if *probe {
 		if err := runProbe(*base, *modelDir, *work, *data, *duration, *threads, *maxLen, *rounds); err != nil {
+			fmt.Fprintln(os.Stderr, "bench/serve:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if *matrix {
+		if err := runMatrix(*kiln, *base, *modelDir, *work, *data, *duration, *warm, *clients, strings.Fields(*srvArgs), *maxLen, *rounds); err != nil {
 			fmt.Fprintln(os.Stderr, "bench/serve:", err)
 			os.Exit(1)
 		}
@@ -84,28 +94,143 @@ type row struct {
 // The machine is shared and noisy, so every comparison is interleaved:
 // round after round, the direct measurement and the server measurement
 // alternate, and the report gives the median of the per-round figures.
-func run(kiln, base, modelDir, work, data string, duration, warm time.Duration, clientList string, threads, maxBatch, maxLen, rounds int) error {
+// setup finds or makes the model, and reads the texts and the client list.
+func setup(base, modelDir, work, data, clientList string) (string, []string, []int, error) {
 	if err := os.MkdirAll(work, 0o755); err != nil {
-		return err
+		return "", nil, nil, err
 	}
 	if modelDir == "" {
 		var err error
 		name := "model-" + filepath.Base(base)
 		if modelDir, err = classifierFrom(base, filepath.Join(work, name)); err != nil {
-			return err
+			return "", nil, nil, err
 		}
 	}
 	texts, err := loadtest.LoadTexts(data, "text")
 	if err != nil {
-		return err
+		return "", nil, nil, err
 	}
 	var cs []int
 	for _, s := range strings.Split(clientList, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
 		if err != nil || n < 1 {
-			return fmt.Errorf("-clients %q: want positive integers", clientList)
+			return "", nil, nil, fmt.Errorf("-clients %q: want positive integers", clientList)
 		}
 		cs = append(cs, n)
+	}
+	return modelDir, texts, cs, nil
+}
+
+// runMatrix is the on/off matrix alone, each server with `kiln serve`'s
+// defaults plus extra (batching off adds --max-batch-size 1), as a markdown
+// table, also written to work/matrix.md.
+func runMatrix(kiln, base, modelDir, work, data string, duration, warm time.Duration, clientList string, extra []string, maxLen, rounds int) error {
+	modelDir, texts, cs, err := setup(base, modelDir, work, data, clientList)
+	if err != nil {
+		return err
+	}
+	common := append([]string{"--max-input-length", strconv.Itoa(maxLen)}, extra...)
+	on, err := startServer(kiln, modelDir, common)
+	if err != nil {
+		return err
+	}
+	defer on.stop()
+	off, err := startServer(kiln, modelDir, append(slices.Clone(common), "--max-batch-size", "1"))
+	if err != nil {
+		return err
+	}
+	defer off.stop()
+	wl, err := loadtest.NewTextWorkload(texts, loadtest.TextWorkloadOptions{Seed: 5})
+	if err != nil {
+		return err
+	}
+	n := max(1, rounds)
+	title := fmt.Sprintf("`kiln serve` defaults%s, batching on vs off (`--max-batch-size 1`); %s; %d texts of %s, max length %d; %d cores (load average %s at the start); closed loop, medians of %d interleaved rounds of %v (%v warm-up)",
+		argsNote(extra), filepath.Base(modelDir), len(texts), data, maxLen, numCPU(), loadAverage(), n, duration, warm)
+	rows, err := sweep(on, off, wl, cs, duration, warm, n)
+	if err != nil {
+		return err
+	}
+	md := matrixTable(title, rows)
+	fmt.Print("\n" + md)
+	if err := os.WriteFile(filepath.Join(work, "matrix.md"), []byte(md), 0o644); err != nil {
+		return err
+	}
+	b, _ := json.MarshalIndent(map[string]any{"model": modelDir, "server_args": extra, "max_length": maxLen, "rounds": n, "sweep": rows}, "", "  ")
+	return os.WriteFile(filepath.Join(work, "matrix.json"), append(b, '\n'), 0o644)
+}
+
+func argsNote(extra []string) string {
+	if len(extra) == 0 {
+		return ""
+	}
+	return " + `" + strings.Join(extra, " ") + "`"
+}
+
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
+}
+
+// sweep runs batching on and off at each concurrency, rounds times,
+// alternating which goes first so that a change of load favours neither,
+// and returns the median rows (on, off per concurrency).
+func sweep(on, off *server, wl *loadtest.Workload, cs []int, duration, warm time.Duration, rounds int) ([]row, error) {
+	var rows []row
+	for _, c := range cs {
+		var onRuns, offRuns []row
+		for r := range rounds {
+			first, second, fm, sm := on, off, "batching on", "batching off"
+			if r%2 == 1 {
+				first, second, fm, sm = off, on, sm, fm
+			}
+			a, err := first.load(wl, c, duration, warm, fm)
+			if err != nil {
+				return nil, err
+			}
+			b, err := second.load(wl, c, duration, warm, sm)
+			if err != nil {
+				return nil, err
+			}
+			if r%2 == 1 {
+				a, b = b, a
+			}
+			onRuns, offRuns = append(onRuns, a), append(offRuns, b)
+		}
+		rows = append(rows, medianRow(onRuns), medianRow(offRuns))
+	}
+	return rows, nil
+}
+
+// matrixTable renders the sweep as markdown, with the on/off ratios of
+// throughput and p99 beside each "on" row.
+func matrixTable(title string, rows []row) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s\n\n", title)
+	b.WriteString("| mode | clients | req/s | p50 ms | p99 ms | mean batch | padded tokens/seq | errors | req/s on/off | p99 on/off |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|---|\n")
+	for i, r := range rows {
+		ratio := "| |"
+		if i%2 == 0 && i+1 < len(rows) {
+			o := rows[i+1]
+			ratio = fmt.Sprintf("| %.2f | %.2f |", r.RPS/o.RPS, r.P99ms/o.P99ms)
+		}
+		fmt.Fprintf(&b, "| %s | %d | %.1f | %.2f | %.2f | %.1f | %.1f | %d %s\n", r.Mode, r.Clients, r.RPS, r.P50ms, r.P99ms, r.MeanBatch, r.TokensPerSq, r.Errors, ratio)
+	}
+	return b.String()
+}
+
+func run(kiln, base, modelDir, work, data string, duration, warm time.Duration, clientList string, threads, maxBatch, maxLen, rounds int) error {
+	modelDir, texts, cs, err := setup(base, modelDir, work, data, clientList)
+	if err != nil {
+		return err
 	}
 	sat := slices.Max(cs)
 	dr, err := newDirect(modelDir, texts, threads, maxLen)
@@ -113,12 +238,13 @@ func run(kiln, base, modelDir, work, data string, duration, warm time.Duration, 
 		return err
 	}
 	defer dr.close()
-	on, err := startServer(kiln, modelDir, maxBatch, threads, maxLen)
+	common := []string{"--intra-op-threads", strconv.Itoa(threads), "--sessions", "1", "--max-input-length", strconv.Itoa(maxLen)}
+	on, err := startServer(kiln, modelDir, append(slices.Clone(common), "--max-batch-size", strconv.Itoa(maxBatch)))
 	if err != nil {
 		return err
 	}
 	defer on.stop()
-	off, err := startServer(kiln, modelDir, 1, threads, maxLen)
+	off, err := startServer(kiln, modelDir, append(slices.Clone(common), "--max-batch-size", "1"))
 	if err != nil {
 		return err
 	}
@@ -137,7 +263,8 @@ func run(kiln, base, modelDir, work, data string, duration, warm time.Duration, 
 	}
 	defer be.Close()
 	// The server's batching policy (kiln serve's defaults).
-	bcfg := batcher.Config{MaxBatchSize: maxBatch, MaxBatchTokens: 16384, MaxPadding: 0.3, QueueSize: 8192, Workers: 1}
+	def := serve.Defaults()
+	bcfg := batcher.Config{MaxBatchSize: maxBatch, MaxBatchTokens: def.MaxBatchTokens, MaxPadding: def.MaxBatchPadding, Window: def.BatchWindow, QueueSize: 8192, Workers: 1}
 
 	// (1) Overhead against ONNX Runtime called directly.
 	var satRatio, singleDiff, dSingle, sSingle, dBatch, sBatch, gBatch, gRatio []float64
@@ -185,28 +312,12 @@ func run(kiln, base, modelDir, work, data string, duration, warm time.Duration, 
 		maxBatch, median(dBatch), 100*median(satRatio))
 
 	// (2) Throughput vs concurrency, batching on and off, interleaved.
-	var rows []row
-	for _, c := range cs {
-		var onRuns, offRuns []row
-		for range max(1, rounds-1) {
-			a, err := on.load(wl, c, duration, warm, "batching on")
-			if err != nil {
-				return err
-			}
-			b, err := off.load(wl, c, duration, warm, "batching off")
-			if err != nil {
-				return err
-			}
-			onRuns, offRuns = append(onRuns, a), append(offRuns, b)
-		}
-		rows = append(rows, medianRow(onRuns), medianRow(offRuns))
+	rows, err := sweep(on, off, wl, cs, duration, warm, max(1, rounds-1))
+	if err != nil {
+		return err
 	}
 	fmt.Println()
-	fmt.Printf("(2) throughput vs concurrency (closed loop, medians over %d rounds)\n", max(1, rounds-1))
-	fmt.Printf("%-13s %7s %10s %9s %9s %10s %12s %6s\n", "mode", "clients", "req/s", "p50 ms", "p99 ms", "mean batch", "tokens/seq", "errors")
-	for _, r := range rows {
-		fmt.Printf("%-13s %7d %10.1f %9.2f %9.2f %10.1f %12.1f %6d\n", r.Mode, r.Clients, r.RPS, r.P50ms, r.P99ms, r.MeanBatch, r.TokensPerSq, r.Errors)
-	}
+	fmt.Print(matrixTable(fmt.Sprintf("(2) throughput vs concurrency (closed loop, 1 session × %d intra-op threads, medians over %d interleaved rounds)", threads, max(1, rounds-1)), rows))
 	out := map[string]any{
 		"model": modelDir, "threads": threads, "max_length": maxLen, "max_batch_size": maxBatch, "rounds": rounds,
 		"direct_single_p50_ms": dSingle, "served_single_p50_ms": sSingle,
@@ -516,16 +627,17 @@ type server struct {
 	url string
 }
 
-func startServer(kiln, dir string, batch, threads, maxLen int) (*server, error) {
+// startServer starts `kiln serve` on dir with its defaults plus args, and
+// limits high enough that the load never gets 429.
+func startServer(kiln, dir string, args []string) (*server, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	cmd := exec.Command(kiln, "serve", "--model", dir, "--addr", addr, "--intra-op-threads", strconv.Itoa(threads),
-		"--max-batch-size", strconv.Itoa(batch), "--max-input-length", strconv.Itoa(maxLen), "--auto-truncate",
-		"--max-concurrent-requests", "4096", "--max-queue", "8192", "--log-level", "error")
+	cmd := exec.Command(kiln, append([]string{"serve", "--model", dir, "--addr", addr, "--auto-truncate",
+		"--max-concurrent-requests", "4096", "--max-queue", "8192", "--log-level", "error"}, args...)...)
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", kiln, err)

@@ -24,6 +24,9 @@ import (
 func (d *direct) probe(dir string, rounds int, dur time.Duration) error {
 	byLen := d.order()
 	ks := []int{2, 4, 8, 16, 32}
+	if os.Getenv("PROBE_ONLY_POLICIES") != "" {
+		ks = nil
+	}
 	fmt.Printf("\n(probe) ORT in-process, 1 session, intra-op threads as -threads: a batch of k texts of similar length vs the same texts one by one\n")
 	fmt.Printf("%4s %14s %14s %18s %8s\n", "k", "µs/seq batch", "µs/seq single", "batch/single", "slices")
 	for _, k := range ks {
@@ -77,6 +80,9 @@ func (d *direct) probe(dir string, rounds int, dur time.Duration) error {
 			pools[i] = append(pools[i], s)
 		}
 	}
+	if os.Getenv("PROBE_ONLY_POLICIES") != "" {
+		return d.policies(dir, rounds, dur)
+	}
 	fmt.Printf("\n(probe) sessions × intra-op threads on %d cores, sequences/s (median over alternating 250 ms slices, %v in all)\n", cores, time.Duration(rounds)*dur)
 	fmt.Printf("%-18s %12s %12s %14s %14s\n", "sessions×threads", "k=1", "k=8", "k=1 vs 1×1", "k=8 vs 1×1")
 	type key struct{ split, k int }
@@ -118,19 +124,24 @@ type policy struct {
 // to batching off (the first policy) in the same round.
 func (d *direct) policies(dir string, rounds int, dur time.Duration) error {
 	base := batcher.Config{MaxBatchTokens: 16384, QueueSize: 8192}
-	with := func(size int, pad float64) batcher.Config {
+	with := func(size int, pad float64, window int) batcher.Config {
 		c := base
-		c.MaxBatchSize, c.MaxPadding = size, pad
+		c.MaxBatchSize, c.MaxPadding, c.Window = size, pad, window
 		return c
 	}
 	ps := []policy{
-		{"off", 1, with(1, 0)},
-		{"32/pad0.3", 1, with(32, 0.3)},
-		{"32/pad0.1", 1, with(32, 0.1)},
-		{"16/pad0.1", 1, with(16, 0.1)},
-		{"8/pad0.1", 1, with(8, 0.1)},
-		{"off 2 sess", 2, with(1, 0)},
-		{"32/pad0.1 2 sess", 2, with(32, 0.1)},
+		{"off", 1, with(1, 0, 0)},
+		{"32 p.3 w0", 1, with(32, 0.3, 0)},
+		{"32 p.1 w0", 1, with(32, 0.1, 0)},
+		{"32 p.1 w32", 1, with(32, 0.1, 32)},
+		{"32 p.2 w32", 1, with(32, 0.2, 32)},
+		{"32 p.1 w64", 1, with(32, 0.1, 64)},
+		{"16 p.1 w32", 1, with(16, 0.1, 32)},
+	}
+	if s := os.Getenv("PROBE_SESSIONS"); s == "2" {
+		for i := range ps {
+			ps[i].sessions = 2
+		}
 	}
 	bes := map[int]*backend.ORT{}
 	for _, p := range ps {
