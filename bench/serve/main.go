@@ -89,6 +89,14 @@ type row struct {
 	MeanBatch   float64 `json:"mean_batch_size"`
 	TokensPerSq float64 `json:"padded_tokens_per_sequence"`
 	Errors      int64   `json:"errors"`
+	// CPUms is the server process's CPU time (user + system) per request:
+	// unlike req/s it barely moves when other jobs share the machine, so
+	// on a busy host it is the throughput figure to compare.
+	CPUms float64 `json:"cpu_ms_per_request"`
+	// For a "batching on" row: the medians of the per-round on/off ratios
+	// (the machine may be shared: ratios within a round are what to read).
+	RPSRatio float64 `json:"requests_per_s_on_off,omitempty"`
+	P99Ratio float64 `json:"p99_on_off,omitempty"`
 }
 
 // The machine is shared and noisy, so every comparison is interleaved:
@@ -186,6 +194,7 @@ func sweep(on, off *server, wl *loadtest.Workload, cs []int, duration, warm time
 	var rows []row
 	for _, c := range cs {
 		var onRuns, offRuns []row
+		var rpsRatio, p99Ratio []float64
 		for r := range rounds {
 			first, second, fm, sm := on, off, "batching on", "batching off"
 			if r%2 == 1 {
@@ -203,26 +212,28 @@ func sweep(on, off *server, wl *loadtest.Workload, cs []int, duration, warm time
 				a, b = b, a
 			}
 			onRuns, offRuns = append(onRuns, a), append(offRuns, b)
+			rpsRatio, p99Ratio = append(rpsRatio, a.RPS/b.RPS), append(p99Ratio, a.P99ms/b.P99ms)
 		}
-		rows = append(rows, medianRow(onRuns), medianRow(offRuns))
+		onRow := medianRow(onRuns)
+		onRow.RPSRatio, onRow.P99Ratio = median(rpsRatio), median(p99Ratio)
+		rows = append(rows, onRow, medianRow(offRuns))
 	}
 	return rows, nil
 }
 
-// matrixTable renders the sweep as markdown, with the on/off ratios of
-// throughput and p99 beside each "on" row.
+// matrixTable renders the sweep as markdown, with the medians of the
+// per-round on/off ratios of throughput and p99 beside each "on" row.
 func matrixTable(title string, rows []row) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s\n\n", title)
-	b.WriteString("| mode | clients | req/s | p50 ms | p99 ms | mean batch | padded tokens/seq | errors | req/s on/off | p99 on/off |\n")
-	b.WriteString("|---|---|---|---|---|---|---|---|---|---|\n")
-	for i, r := range rows {
+	b.WriteString("| mode | clients | req/s | p50 ms | p99 ms | mean batch | padded tokens/seq | server CPU ms/req | errors | req/s on/off | p99 on/off |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|\n")
+	for _, r := range rows {
 		ratio := "| |"
-		if i%2 == 0 && i+1 < len(rows) {
-			o := rows[i+1]
-			ratio = fmt.Sprintf("| %.2f | %.2f |", r.RPS/o.RPS, r.P99ms/o.P99ms)
+		if r.RPSRatio > 0 {
+			ratio = fmt.Sprintf("| %.2f | %.2f |", r.RPSRatio, r.P99Ratio)
 		}
-		fmt.Fprintf(&b, "| %s | %d | %.1f | %.2f | %.2f | %.1f | %.1f | %d %s\n", r.Mode, r.Clients, r.RPS, r.P50ms, r.P99ms, r.MeanBatch, r.TokensPerSq, r.Errors, ratio)
+		fmt.Fprintf(&b, "| %s | %d | %.1f | %.2f | %.2f | %.1f | %.1f | %.2f | %d %s\n", r.Mode, r.Clients, r.RPS, r.P50ms, r.P99ms, r.MeanBatch, r.TokensPerSq, r.CPUms, r.Errors, ratio)
 	}
 	return b.String()
 }
@@ -355,6 +366,7 @@ func medianRow(rs []row) row {
 	out.P99ms = pick(func(r row) float64 { return r.P99ms })
 	out.MeanBatch = pick(func(r row) float64 { return r.MeanBatch })
 	out.TokensPerSq = pick(func(r row) float64 { return r.TokensPerSq })
+	out.CPUms = pick(func(r row) float64 { return r.CPUms })
 	for _, r := range rs[1:] {
 		out.Errors += r.Errors
 	}
@@ -662,12 +674,14 @@ func (s *server) load(wl *loadtest.Workload, c int, d, warm time.Duration, mode 
 	if err != nil {
 		return row{}, err
 	}
+	cpu0 := cpuSeconds(s.cmd.Process.Pid)
 	res, err := loadtest.Run(context.Background(), loadtest.Config{
 		URL: s.url + "/predict", Workload: wl, Clients: c, Warmup: warm, Duration: d, Label: fmt.Sprintf("%s c=%d", mode, c),
 	})
 	if err != nil {
 		return row{}, err
 	}
+	cpu1 := cpuSeconds(s.cmd.Process.Pid)
 	after, err := scrape(s.url)
 	if err != nil {
 		return row{}, err
@@ -677,9 +691,40 @@ func (s *server) load(wl *loadtest.Workload, c int, d, warm time.Duration, mode 
 		ns := after["kiln_batch_size_sum"] - before["kiln_batch_size_sum"]
 		r.MeanBatch = ns / nb
 		r.TokensPerSq = (after["kiln_batch_tokens_sum"] - before["kiln_batch_tokens_sum"]) / ns
+		// Sequences run = requests here (one text each), warm-up included
+		// as in the CPU time.
+		if cpu1 > cpu0 {
+			r.CPUms = 1000 * (cpu1 - cpu0) / ns
+		}
 	}
 	fmt.Fprintf(os.Stderr, "  %s clients=%d: %.1f req/s p50 %.2f ms mean batch %.1f\n", mode, c, r.RPS, r.P50ms, r.MeanBatch)
 	return r, nil
+}
+
+// cpuSeconds is the user + system CPU time of process pid so far (0 where
+// /proc is not there).
+func cpuSeconds(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command name, which is in parentheses and may hold
+	// spaces: state is field 3, utime 14, stime 15.
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	ut, err1 := strconv.ParseFloat(f[11], 64)
+	st, err2 := strconv.ParseFloat(f[12], 64)
+	if err1 != nil || err2 != nil {
+		return 0
+	}
+	const clockTicks = 100 // USER_HZ on Linux
+	return (ut + st) / clockTicks
 }
 
 func waitReady(url string, limit time.Duration) error {
