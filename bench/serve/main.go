@@ -137,21 +137,12 @@ func runMatrix(kiln, base, modelDir, work, data string, duration, warm time.Dura
 	if err != nil {
 		return err
 	}
-	common := append([]string{"--max-input-length", strconv.Itoa(maxLen)}, extra...)
-	on, err := startServer(kiln, modelDir, common)
+	on, off, wl, err := startOnOff(kiln, modelDir, texts, append([]string{"--max-input-length", strconv.Itoa(maxLen)}, extra...), nil)
 	if err != nil {
 		return err
 	}
 	defer on.stop()
-	off, err := startServer(kiln, modelDir, append(slices.Clone(common), "--max-batch-size", "1"))
-	if err != nil {
-		return err
-	}
 	defer off.stop()
-	wl, err := loadtest.NewTextWorkload(texts, loadtest.TextWorkloadOptions{Seed: 5})
-	if err != nil {
-		return err
-	}
 	n := max(1, rounds)
 	title := fmt.Sprintf("`kiln serve` defaults%s, batching on vs off (`--max-batch-size 1`); %s; %d texts of %s, max length %d; %d cores (load average %s at the start); closed loop, medians of %d interleaved rounds of %v (%v warm-up)",
 		argsNote(extra), filepath.Base(modelDir), len(texts), data, maxLen, numCPU(), loadAverage(), n, duration, warm)
@@ -250,20 +241,12 @@ func run(kiln, base, modelDir, work, data string, duration, warm time.Duration, 
 	}
 	defer dr.close()
 	common := []string{"--intra-op-threads", strconv.Itoa(threads), "--sessions", "1", "--max-input-length", strconv.Itoa(maxLen)}
-	on, err := startServer(kiln, modelDir, append(slices.Clone(common), "--max-batch-size", strconv.Itoa(maxBatch)))
+	on, off, wl, err := startOnOff(kiln, modelDir, texts, common, []string{"--max-batch-size", strconv.Itoa(maxBatch)})
 	if err != nil {
 		return err
 	}
 	defer on.stop()
-	off, err := startServer(kiln, modelDir, append(slices.Clone(common), "--max-batch-size", "1"))
-	if err != nil {
-		return err
-	}
 	defer off.stop()
-	wl, err := loadtest.NewTextWorkload(texts, loadtest.TextWorkloadOptions{Seed: 5})
-	if err != nil {
-		return err
-	}
 	fmt.Printf("model %s, %d texts, max length %d, intra-op threads %d both sides, %d cores, %d interleaved rounds of %v\n",
 		modelDir, len(texts), maxLen, threads, numCPU(), rounds, duration)
 	fmt.Println("(the machine is shared with other jobs: absolute figures are noisy; compare the per-round ratios)")
@@ -637,6 +620,22 @@ func (d *direct) grouped(be *backend.ORT, cfg batcher.Config, c int, dur time.Du
 type server struct {
 	cmd *exec.Cmd
 	url string
+}
+
+// startOnOff starts the two servers of a comparison, batching on (common +
+// onArgs) and off (common + --max-batch-size 1), and the texts' workload.
+func startOnOff(kiln, dir string, texts, common, onArgs []string) (on, off *server, wl *loadtest.Workload, err error) {
+	if wl, err = loadtest.NewTextWorkload(texts, loadtest.TextWorkloadOptions{Seed: 5}); err != nil {
+		return nil, nil, nil, err
+	}
+	if on, err = startServer(kiln, dir, append(slices.Clone(common), onArgs...)); err != nil {
+		return nil, nil, nil, err
+	}
+	if off, err = startServer(kiln, dir, append(slices.Clone(common), "--max-batch-size", "1")); err != nil {
+		on.stop()
+		return nil, nil, nil, err
+	}
+	return on, off, wl, nil
 }
 
 // startServer starts `kiln serve` on dir with its defaults plus args, and
