@@ -10,6 +10,7 @@ import (
 
 	"github.com/kiln-ml/kiln/internal/ort"
 	"github.com/kiln-ml/kiln/loadtest"
+	"github.com/kiln-ml/kiln/serve"
 	"github.com/kiln-ml/kiln/serve/backend"
 	"github.com/kiln-ml/kiln/serve/batcher"
 )
@@ -24,9 +25,6 @@ import (
 func (d *direct) probe(dir string, rounds int, dur time.Duration) error {
 	byLen := d.order()
 	ks := []int{2, 4, 8, 16, 32}
-	if os.Getenv("PROBE_ONLY_POLICIES") != "" {
-		ks = nil
-	}
 	fmt.Printf("\n(probe) ORT in-process, 1 session, intra-op threads as -threads: a batch of k texts of similar length vs the same texts one by one\n")
 	fmt.Printf("%4s %14s %14s %18s %8s\n", "k", "µs/seq batch", "µs/seq single", "batch/single", "slices")
 	for _, k := range ks {
@@ -80,9 +78,6 @@ func (d *direct) probe(dir string, rounds int, dur time.Duration) error {
 			pools[i] = append(pools[i], s)
 		}
 	}
-	if os.Getenv("PROBE_ONLY_POLICIES") != "" {
-		return d.policies(dir, rounds, dur)
-	}
 	fmt.Printf("\n(probe) sessions × intra-op threads on %d cores, sequences/s (median over alternating 250 ms slices, %v in all)\n", cores, time.Duration(rounds)*dur)
 	fmt.Printf("%-18s %12s %12s %14s %14s\n", "sessions×threads", "k=1", "k=8", "k=1 vs 1×1", "k=8 vs 1×1")
 	type key struct{ split, k int }
@@ -129,19 +124,15 @@ func (d *direct) policies(dir string, rounds int, dur time.Duration) error {
 		c.MaxBatchSize, c.MaxPadding, c.Window = size, pad, window
 		return c
 	}
+	def := serve.Defaults()
 	ps := []policy{
 		{"off", 1, with(1, 0, 0)},
-		{"32 p.3 w0", 1, with(32, 0.3, 0)},
-		{"32 p.1 w0", 1, with(32, 0.1, 0)},
-		{"32 p.1 w32", 1, with(32, 0.1, 32)},
-		{"32 p.2 w32", 1, with(32, 0.2, 32)},
-		{"32 p.1 w64", 1, with(32, 0.1, 64)},
-		{"16 p.1 w32", 1, with(16, 0.1, 32)},
-	}
-	if s := os.Getenv("PROBE_SESSIONS"); s == "2" {
-		for i := range ps {
-			ps[i].sessions = 2
-		}
+		{"defaults", 1, with(def.MaxBatchSize, def.MaxBatchPadding, def.BatchWindow)},
+		{"old: pad .3, no window", 1, with(32, 0.3, 0)},
+		{"pad .1, no window", 1, with(32, 0.1, 0)},
+		{"pad .2, window 32", 1, with(32, 0.2, 32)},
+		{"defaults, 2 sessions", 2, with(def.MaxBatchSize, def.MaxBatchPadding, def.BatchWindow)},
+		{"off, 2 sessions", 2, with(1, 0, 0)},
 	}
 	bes := map[int]*backend.ORT{}
 	for _, p := range ps {
@@ -156,26 +147,29 @@ func (d *direct) policies(dir string, rounds int, dur time.Duration) error {
 		bes[p.sessions] = be
 	}
 	fmt.Printf("\n(probe) batching policies in-process (batcher + ORT, 1 intra-op thread), closed loop, %d rounds of %v, medians; ratios to \"off\" in the same round\n", rounds, dur)
-	fmt.Printf("%-18s %7s %9s %8s %8s %6s %8s %9s %9s\n", "policy", "clients", "seq/s", "p50 ms", "p99 ms", "batch", "tok/seq", "rate/off", "p99/off")
+	fmt.Printf("%-24s %7s %9s %8s %8s %6s %8s %9s %9s\n", "policy", "clients", "seq/s", "p50 ms", "p99 ms", "batch", "tok/seq", "rate/off", "p99/off")
 	for _, c := range []int{1, 4, 16, 64} {
 		res := make([][]groupedResult, len(ps))
 		rr := make([][]float64, len(ps))
 		pr := make([][]float64, len(ps))
-		for range rounds {
-			var off groupedResult
-			for i, p := range ps {
-				cfg := p.cfg
-				cfg.Workers = p.sessions
-				g, err := d.grouped(bes[p.sessions], cfg, c, dur)
+		for r := range rounds {
+			// Each round starts at another policy, so that a load that
+			// rises or falls through a round favours none of them.
+			got := make([]groupedResult, len(ps))
+			for j := range ps {
+				i := (j + r) % len(ps)
+				cfg := ps[i].cfg
+				cfg.Workers = ps[i].sessions
+				g, err := d.grouped(bes[ps[i].sessions], cfg, c, dur)
 				if err != nil {
 					return err
 				}
-				if i == 0 {
-					off = g
-				}
+				got[i] = g
+			}
+			for i, g := range got {
 				res[i] = append(res[i], g)
-				rr[i] = append(rr[i], g.rate/off.rate)
-				pr[i] = append(pr[i], g.p99ms/off.p99ms)
+				rr[i] = append(rr[i], g.rate/got[0].rate)
+				pr[i] = append(pr[i], g.p99ms/got[0].p99ms)
 			}
 		}
 		for i, p := range ps {
@@ -186,7 +180,7 @@ func (d *direct) policies(dir string, rounds int, dur time.Duration) error {
 				}
 				return median(v)
 			}
-			fmt.Printf("%-18s %7d %9.1f %8.2f %8.2f %6.1f %8.1f %9.2f %9.2f\n", p.name, c,
+			fmt.Printf("%-24s %7d %9.1f %8.2f %8.2f %6.1f %8.1f %9.2f %9.2f\n", p.name, c,
 				pick(func(g groupedResult) float64 { return g.rate }), pick(func(g groupedResult) float64 { return g.p50ms }),
 				pick(func(g groupedResult) float64 { return g.p99ms }), pick(func(g groupedResult) float64 { return g.meanBatch }),
 				pick(func(g groupedResult) float64 { return g.tokensPerSeq }), median(rr[i]), median(pr[i]))
