@@ -220,7 +220,7 @@ func matrixTable(title string, rows []row) string {
 	b.WriteString("| mode | clients | req/s | p50 ms | p99 ms | mean batch | padded tokens/seq | server CPU ms/req | errors | req/s on/off | p99 on/off |\n")
 	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range rows {
-		ratio := "| |"
+		ratio := "| | |"
 		if r.RPSRatio > 0 {
 			ratio = fmt.Sprintf("| %.2f | %.2f |", r.RPSRatio, r.P99Ratio)
 		}
