@@ -87,7 +87,7 @@ func (s *Server) info(c *fiber.Ctx) error {
 		ExecutionProvider: s.backend.Provider(), Device: s.cfg.Device,
 		DeviceFallbackReason: s.backend.FallbackReason(), ONNXRuntimeVersion: ort.Version(),
 		Sessions: s.backend.Concurrency(), MaxBatchDelayMS: float64(s.cfg.MaxBatchDelay) / 1e6,
-		MaxBatchPadding: s.cfg.MaxBatchPadding, BatchWindow: s.cfg.BatchWindow, MaxQueue: s.cfg.MaxQueue, MaxTextChars: s.cfg.MaxTextChars,
+		MaxBatchPadding: s.cfg.MaxBatchPadding, BatchWindow: s.core.batch.Config().Window, MaxQueue: s.cfg.MaxQueue, MaxTextChars: s.cfg.MaxTextChars,
 		RequestTimeoutMS: s.cfg.RequestTimeout.Milliseconds(), KilnVersion: s.cfg.Version, Ready: s.Ready(),
 	})
 }

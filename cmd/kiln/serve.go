@@ -101,7 +101,7 @@ The bearer token of --api-key may also come from $KILN_API_KEY.`,
 	f.IntVar(&cfg.MaxBatchTokens, "max-batch-tokens", cfg.MaxBatchTokens, "padded tokens per batch (longest sequence × sequences)")
 	f.DurationVar(&cfg.MaxBatchDelay, "max-batch-delay", cfg.MaxBatchDelay, "longest wait for a batch to fill while a session is idle (0: run what is queued at once; batches still form while sessions are busy)")
 	f.Float64Var(&cfg.MaxBatchPadding, "max-batch-padding", cfg.MaxBatchPadding, "largest fraction of a batch's tokens that may be padding (0 = no cap, better on a GPU); longer or shorter sequences wait for a batch of their own length")
-	f.IntVar(&cfg.BatchWindow, "batch-window", cfg.BatchWindow, "group batches by length among the oldest N queued sequences; later ones wait until those have run, so none is overtaken by more than N-1 (0 = the whole queue)")
+	f.IntVar(&cfg.BatchWindow, "batch-window", cfg.BatchWindow, "group batches by length among the oldest N queued sequences (at least --max-batch-size); later ones wait until those have started, so none is overtaken by more than N-1 (0 = the whole queue)")
 	f.IntVar(&cfg.MaxQueue, "max-queue", cfg.MaxQueue, "queued sequences before requests get 429")
 	f.IntVar(&cfg.MaxInputLength, "max-input-length", 0, "tokens per sequence (default: the model's maximum)")
 	f.IntVar(&cfg.MaxConcurrentRequests, "max-concurrent-requests", cfg.MaxConcurrentRequests, "requests handled at once before 429")

@@ -107,7 +107,8 @@ type Config struct {
 	// wait until every sequence of the window has started, so no sequence
 	// is overtaken by more than Window-1 later ones. 0 groups over the whole
 	// queue (a sequence of an unusual length may then wait behind many
-	// later ones of common lengths: a latency tail).
+	// later ones of common lengths: a latency tail). A window smaller than
+	// MaxBatchSize is raised to it.
 	Window int
 	// MaxDelay is how long the oldest queued sequence may wait for a batch
 	// to fill while a worker is free. 0 runs whatever is queued at once.
@@ -139,6 +140,10 @@ func (c *Config) normalize() error {
 	}
 	if c.Window < 0 {
 		return fmt.Errorf("batch window %d: must not be negative", c.Window)
+	}
+	if c.Window > 0 && c.Window < c.MaxBatchSize {
+		// A smaller window would cap batches below MaxBatchSize.
+		c.Window = c.MaxBatchSize
 	}
 	if c.Workers <= 0 {
 		c.Workers = 1

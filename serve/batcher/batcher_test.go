@@ -277,20 +277,22 @@ func TestBudgetsAndLengthGrouping(t *testing.T) {
 // left for a later batch; with a window, later arrivals do not overtake it.
 func TestMaxPadding(t *testing.T) {
 	for _, tc := range []struct {
-		name   string
-		window int
-		want   [][]int
+		name         string
+		size, window int
+		want         [][]int
 	}{
 		// 30 would make a batch with the others 47% padding: it waits, and
 		// every later sequence of a common length overtakes it.
-		{"whole queue", 0, [][]int{{2}, {10, 11, 12, 10, 10}, {30}}},
+		{"whole queue", 8, 0, [][]int{{2}, {10, 11, 12, 10, 10}, {30}}},
 		// The window [10 30 11] runs before anything that came later.
-		{"window of 3", 3, [][]int{{2}, {10, 11}, {30}, {12, 10, 10}}},
-		{"window of 1 (arrival order)", 1, [][]int{{2}, {10}, {30}, {11}, {12}, {10}, {10}}},
+		{"window of 3", 3, 3, [][]int{{2}, {10, 11}, {30}, {12, 10, 10}}},
+		{"window of 3, batches of 2", 2, 3, [][]int{{2}, {10, 11}, {30}, {12, 10}, {10}}},
+		// A window below the batch size is raised to it.
+		{"window of 1, batches of 3", 3, 1, [][]int{{2}, {10, 11}, {30}, {12, 10, 10}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := &fakeRunner{gate: make(chan struct{}), started: make(chan struct{}, 100)}
-			b := newBatcher(t, Config{MaxBatchSize: 8, MaxBatchTokens: 1000, MaxPadding: 0.2, Window: tc.window, QueueSize: 100}, r)
+			b := newBatcher(t, Config{MaxBatchSize: tc.size, MaxBatchTokens: 1000, MaxPadding: 0.2, Window: tc.window, QueueSize: 100}, r)
 			first := make(chan error, 1)
 			go func() {
 				_, err := b.Submit(context.Background(), []Input{seq(99, 2)}, nil)
