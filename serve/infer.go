@@ -90,7 +90,7 @@ func NewInfer(cfg Config, obs batcher.Observer) (*Infer, error) {
 	}
 	bt, err := batcher.New(batcher.Config{
 		MaxBatchSize: cfg.MaxBatchSize, MaxBatchTokens: cfg.MaxBatchTokens, MaxDelay: cfg.MaxBatchDelay, MaxPadding: cfg.MaxBatchPadding,
-		QueueSize: cfg.MaxQueue, Workers: run.Concurrency(), Observer: obs,
+		Window: cfg.BatchWindow, QueueSize: cfg.MaxQueue, Workers: run.Concurrency(), Observer: obs,
 	}, run)
 	if err != nil {
 		run.Close()

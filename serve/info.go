@@ -53,6 +53,7 @@ type infoResponse struct {
 	Sessions             int      `json:"sessions"`
 	MaxBatchDelayMS      float64  `json:"max_batch_delay_ms"`
 	MaxBatchPadding      float64  `json:"max_batch_padding"`
+	BatchWindow          int      `json:"batch_window"`
 	MaxQueue             int      `json:"max_queue"`
 	MaxTextChars         int      `json:"max_text_chars"`
 	RequestTimeoutMS     int64    `json:"request_timeout_ms"`
@@ -86,7 +87,7 @@ func (s *Server) info(c *fiber.Ctx) error {
 		ExecutionProvider: s.backend.Provider(), Device: s.cfg.Device,
 		DeviceFallbackReason: s.backend.FallbackReason(), ONNXRuntimeVersion: ort.Version(),
 		Sessions: s.backend.Concurrency(), MaxBatchDelayMS: float64(s.cfg.MaxBatchDelay) / 1e6,
-		MaxBatchPadding: s.cfg.MaxBatchPadding, MaxQueue: s.cfg.MaxQueue, MaxTextChars: s.cfg.MaxTextChars,
+		MaxBatchPadding: s.cfg.MaxBatchPadding, BatchWindow: s.core.batch.Config().Window, MaxQueue: s.cfg.MaxQueue, MaxTextChars: s.cfg.MaxTextChars,
 		RequestTimeoutMS: s.cfg.RequestTimeout.Milliseconds(), KilnVersion: s.cfg.Version, Ready: s.Ready(),
 	})
 }

@@ -347,19 +347,9 @@ func (s *Server) kserveInfer(c *fiber.Ctx) error {
 	if err := s.kserveName(c); err != nil {
 		return err
 	}
-	if err := s.admit(c); err != nil {
-		return err
-	}
-	body, err := s.body(c)
-	if err != nil {
-		return err
-	}
-	header, tensors, err := splitBinaryBody(c, body)
-	if err != nil {
-		return err
-	}
 	var req kserveRequest
-	if err := decodeBody(header, &req); err != nil {
+	tensors, err := s.openRequest(c, &req, true)
+	if err != nil {
 		return err
 	}
 	in, err := parseKServeInputs(&req, tensors)

@@ -58,15 +58,8 @@ func (s *Server) infer(c *fiber.Ctx, in []TextInput, truncate, left bool) ([][]f
 }
 
 func (s *Server) predict(c *fiber.Ctx) error {
-	if err := s.admit(c); err != nil {
-		return err
-	}
 	var req predictRequest
-	body, err := s.body(c)
-	if err != nil {
-		return err
-	}
-	if err := decodeBody(body, &req); err != nil {
+	if _, err := s.openRequest(c, &req, false); err != nil {
 		return err
 	}
 	in, batched, err := parseInputs(req.Inputs)

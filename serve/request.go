@@ -17,6 +17,30 @@ import (
 	"github.com/gofiber/fiber/v2"
 )
 
+// openRequest begins every handler that reads a request body, in one
+// order: admission (429 when over the concurrency or admitted-bytes caps,
+// 503 while draining; held until the response is written), the body
+// (decompressed within --body-limit: 413, 415 or 400), and its JSON decoded
+// into dst once it is known to be UTF-8 without lone surrogates (400
+// malformed, 422 wrong types or text). With binary, KServe's
+// Inference-Header-Content-Length may put tensor bytes after the JSON: they
+// are returned.
+func (s *Server) openRequest(c *fiber.Ctx, dst any, binary bool) (tensors []byte, err error) {
+	if err := s.admit(c); err != nil {
+		return nil, err
+	}
+	body, err := s.body(c)
+	if err != nil {
+		return nil, err
+	}
+	if binary {
+		if body, tensors, err = splitBinaryBody(c, body); err != nil {
+			return nil, err
+		}
+	}
+	return tensors, decodeBody(body, dst)
+}
+
 // body returns the request body, decompressed when Content-Encoding says
 // so (gzip, deflate, br: tritonclient can compress its requests). fiber's
 // own c.Body() inflates without any bound, so a 2 MiB gzip of zeros would

@@ -54,9 +54,13 @@ type Config struct {
 	MaxBatchTokens int
 	MaxBatchDelay  time.Duration
 	// MaxBatchPadding caps the fraction of a batch that is padding (0 = no
-	// cap; `kiln serve` defaults to 0.3).
+	// cap; `kiln serve` defaults to 0.1).
 	MaxBatchPadding float64
-	MaxQueue        int // sequences
+	// BatchWindow is how many of the oldest queued sequences batches are
+	// grouped by length from (batcher.Config.Window; 0 = the whole queue;
+	// `kiln serve` defaults to 32).
+	BatchWindow int
+	MaxQueue    int // sequences
 
 	// Limits.
 	MaxInputLength        int // tokens; 0 = the model's
@@ -97,8 +101,15 @@ type Config struct {
 // Defaults returns the configuration `kiln serve` starts from.
 func Defaults() Config {
 	return Config{
-		Device: "auto", Sessions: 1, Warmup: true,
-		MaxBatchSize: 32, MaxBatchTokens: 16384, MaxBatchPadding: 0.3, MaxQueue: 2048,
+		// Sessions 0: one on CUDA; on the CPU min(cores, 4) of cores/sessions
+		// intra-op threads each (backend.Split). The batching policy is
+		// chosen for CPUs by bench/serve (RESULTS.md): a batch closes as
+		// soon as a session is free (no delay), takes the oldest of a
+		// window of 32 queued sequences and those of similar length, and at
+		// most 10% of its tokens are padding, because on a CPU a padded
+		// token costs what a real one does.
+		Device: "auto", Sessions: 0, Warmup: true,
+		MaxBatchSize: 32, MaxBatchTokens: 16384, MaxBatchPadding: 0.1, BatchWindow: 32, MaxQueue: 2048,
 		MaxConcurrentRequests: 512, MaxInputsPerRequest: 64, MaxTextChars: 100_000, MaxRequestChars: 256 << 10,
 		MaxAdmittedBytes: 1 << 20, BodyLimit: 2 << 20,
 		RequestTimeout: 30 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second,

@@ -237,7 +237,10 @@ func TestPredictListShapes(t *testing.T) {
 func TestInfoTEI(t *testing.T) {
 	for _, tc := range []struct{ model, dtype string }{{"sentiment", "float32"}, {"fp16", "float16"}} {
 		t.Run(tc.model, func(t *testing.T) {
-			ts := startServer(t, tc.model, Config{MaxBatchSize: 8, MaxBatchTokens: 4096, MaxInputsPerRequest: 16, MaxConcurrentRequests: 100})
+			ts := startServer(t, tc.model, Config{MaxBatchSize: 8, MaxBatchTokens: 4096, MaxInputsPerRequest: 16, MaxConcurrentRequests: 100, MaxBatchPadding: 0.15, BatchWindow: 12})
+			if bc := ts.core.batch.Config(); bc.Window != 12 || bc.MaxPadding != 0.15 {
+				t.Errorf("batcher window %d, padding %v: want the configured 12 and 0.15", bc.Window, bc.MaxPadding)
+			}
 			r := do(t, "GET", ts.URL+"/info", nil)
 			var info map[string]any
 			if err := json.Unmarshal(r.Body, &info); err != nil {
@@ -255,6 +258,8 @@ func TestInfoTEI(t *testing.T) {
 				"max_concurrent_requests": 100.0, "max_input_length": 64.0, "max_batch_tokens": 4096.0,
 				"max_batch_requests": 8.0, "max_client_batch_size": 16.0, "auto_truncate": false,
 				"docker_label": nil,
+				// kiln's own
+				"max_batch_padding": 0.15, "batch_window": 12.0,
 			}
 			for k, v := range want {
 				if !reflect.DeepEqual(info[k], v) {

@@ -29,15 +29,8 @@ type simpleToken struct {
 }
 
 func (s *Server) tokenize(c *fiber.Ctx) error {
-	if err := s.admit(c); err != nil {
-		return err
-	}
 	var req tokenizeRequest
-	body, err := s.body(c)
-	if err != nil {
-		return err
-	}
-	if err := decodeBody(body, &req); err != nil {
+	if _, err := s.openRequest(c, &req, false); err != nil {
 		return err
 	}
 	in, err := parseTokenizeInputs(req.Inputs)
@@ -240,15 +233,8 @@ type decodeRequest struct {
 // decode answers, as TEI does, a list of texts: one per id list, also for a
 // single list.
 func (s *Server) decode(c *fiber.Ctx) error {
-	if err := s.admit(c); err != nil {
-		return err
-	}
 	var req decodeRequest
-	body, err := s.body(c)
-	if err != nil {
-		return err
-	}
-	if err := decodeBody(body, &req); err != nil {
+	if _, err := s.openRequest(c, &req, false); err != nil {
 		return err
 	}
 	v, err := decodeValue(req.IDs, "ids")

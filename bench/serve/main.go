@@ -35,6 +35,7 @@ import (
 	"github.com/kiln-ml/kiln/internal/ort"
 	"github.com/kiln-ml/kiln/loadtest"
 	"github.com/kiln-ml/kiln/models"
+	"github.com/kiln-ml/kiln/serve"
 	"github.com/kiln-ml/kiln/serve/backend"
 	"github.com/kiln-ml/kiln/serve/batcher"
 	"github.com/kiln-ml/kiln/tokenizers"
@@ -54,8 +55,25 @@ func main() {
 		maxBatch = flag.Int("max-batch-size", 32, "server batch size with batching on, and the direct batch size")
 		maxLen   = flag.Int("max-length", 128, "tokens per text, both sides")
 		rounds   = flag.Int("rounds", 3, "interleaved rounds per comparison")
+		probe    = flag.Bool("probe", false, "only measure ONNX Runtime in-process: cost per sequence of a batch of k vs single runs, sessions × intra-op threads and batching policies (what the CPU batching defaults come from)")
+		matrix   = flag.Bool("matrix", false, "only the on/off matrix (2), with `kiln serve`'s own defaults (batching off = --max-batch-size 1), printed as a markdown table; -threads and -max-batch-size are ignored")
+		srvArgs  = flag.String("server-args", "", "extra `kiln serve` flags for both servers of -matrix (e.g. \"--max-batch-padding 0.3 --batch-window 0\" to try other defaults)")
 	)
 	flag.Parse()
+	if *probe {
+		if err := runProbe(*base, *modelDir, *work, *data, *duration, *threads, *maxLen, *rounds); err != nil {
+			fmt.Fprintln(os.Stderr, "bench/serve:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if *matrix {
+		if err := runMatrix(*kiln, *base, *modelDir, *work, *data, *duration, *warm, *clients, strings.Fields(*srvArgs), *maxLen, *rounds); err != nil {
+			fmt.Fprintln(os.Stderr, "bench/serve:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(*kiln, *base, *modelDir, *work, *data, *duration, *warm, *clients, *threads, *maxBatch, *maxLen, *rounds); err != nil {
 		fmt.Fprintln(os.Stderr, "bench/serve:", err)
 		os.Exit(1)
@@ -71,33 +89,150 @@ type row struct {
 	MeanBatch   float64 `json:"mean_batch_size"`
 	TokensPerSq float64 `json:"padded_tokens_per_sequence"`
 	Errors      int64   `json:"errors"`
+	// CPUms is the server process's CPU time (user + system) per request:
+	// unlike req/s it barely moves when other jobs share the machine, so
+	// on a busy host it is the throughput figure to compare.
+	CPUms float64 `json:"cpu_ms_per_request"`
+	// For a "batching on" row: the medians of the per-round on/off ratios
+	// (the machine may be shared: ratios within a round are what to read).
+	RPSRatio float64 `json:"requests_per_s_on_off,omitempty"`
+	P99Ratio float64 `json:"p99_on_off,omitempty"`
 }
 
 // The machine is shared and noisy, so every comparison is interleaved:
 // round after round, the direct measurement and the server measurement
 // alternate, and the report gives the median of the per-round figures.
-func run(kiln, base, modelDir, work, data string, duration, warm time.Duration, clientList string, threads, maxBatch, maxLen, rounds int) error {
+// setup finds or makes the model, and reads the texts and the client list.
+func setup(base, modelDir, work, data, clientList string) (string, []string, []int, error) {
 	if err := os.MkdirAll(work, 0o755); err != nil {
-		return err
+		return "", nil, nil, err
 	}
 	if modelDir == "" {
 		var err error
 		name := "model-" + filepath.Base(base)
 		if modelDir, err = classifierFrom(base, filepath.Join(work, name)); err != nil {
-			return err
+			return "", nil, nil, err
 		}
 	}
 	texts, err := loadtest.LoadTexts(data, "text")
 	if err != nil {
-		return err
+		return "", nil, nil, err
 	}
 	var cs []int
 	for _, s := range strings.Split(clientList, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
 		if err != nil || n < 1 {
-			return fmt.Errorf("-clients %q: want positive integers", clientList)
+			return "", nil, nil, fmt.Errorf("-clients %q: want positive integers", clientList)
 		}
 		cs = append(cs, n)
+	}
+	return modelDir, texts, cs, nil
+}
+
+// runMatrix is the on/off matrix alone, each server with `kiln serve`'s
+// defaults plus extra (batching off adds --max-batch-size 1), as a markdown
+// table, also written to work/matrix.md.
+func runMatrix(kiln, base, modelDir, work, data string, duration, warm time.Duration, clientList string, extra []string, maxLen, rounds int) error {
+	modelDir, texts, cs, err := setup(base, modelDir, work, data, clientList)
+	if err != nil {
+		return err
+	}
+	on, off, wl, err := startOnOff(kiln, modelDir, texts, append([]string{"--max-input-length", strconv.Itoa(maxLen)}, extra...), nil)
+	if err != nil {
+		return err
+	}
+	defer on.stop()
+	defer off.stop()
+	n := max(1, rounds)
+	title := fmt.Sprintf("`kiln serve` defaults%s, batching on vs off (`--max-batch-size 1`); %s; %d texts of %s, max length %d; %d cores (load average %s at the start); closed loop, medians of %d interleaved rounds of %v (%v warm-up)",
+		argsNote(extra), filepath.Base(modelDir), len(texts), data, maxLen, numCPU(), loadAverage(), n, duration, warm)
+	rows, err := sweep(on, off, wl, cs, duration, warm, n)
+	if err != nil {
+		return err
+	}
+	md := matrixTable(title, rows)
+	fmt.Print("\n" + md)
+	if err := os.WriteFile(filepath.Join(work, "matrix.md"), []byte(md), 0o644); err != nil {
+		return err
+	}
+	b, _ := json.MarshalIndent(map[string]any{"model": modelDir, "server_args": extra, "max_length": maxLen, "rounds": n, "sweep": rows}, "", "  ")
+	return os.WriteFile(filepath.Join(work, "matrix.json"), append(b, '\n'), 0o644)
+}
+
+func argsNote(extra []string) string {
+	if len(extra) == 0 {
+		return ""
+	}
+	return " + `" + strings.Join(extra, " ") + "`"
+}
+
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
+}
+
+// sweep runs batching on and off at each concurrency, rounds times,
+// alternating which goes first so that a change of load favours neither,
+// and returns the median rows (on, off per concurrency).
+func sweep(on, off *server, wl *loadtest.Workload, cs []int, duration, warm time.Duration, rounds int) ([]row, error) {
+	var rows []row
+	for _, c := range cs {
+		var onRuns, offRuns []row
+		var rpsRatio, p99Ratio []float64
+		for r := range rounds {
+			first, second, fm, sm := on, off, "batching on", "batching off"
+			if r%2 == 1 {
+				first, second, fm, sm = off, on, sm, fm
+			}
+			a, err := first.load(wl, c, duration, warm, fm)
+			if err != nil {
+				return nil, err
+			}
+			b, err := second.load(wl, c, duration, warm, sm)
+			if err != nil {
+				return nil, err
+			}
+			if r%2 == 1 {
+				a, b = b, a
+			}
+			onRuns, offRuns = append(onRuns, a), append(offRuns, b)
+			rpsRatio, p99Ratio = append(rpsRatio, a.RPS/b.RPS), append(p99Ratio, a.P99ms/b.P99ms)
+		}
+		onRow := medianRow(onRuns)
+		onRow.RPSRatio, onRow.P99Ratio = median(rpsRatio), median(p99Ratio)
+		rows = append(rows, onRow, medianRow(offRuns))
+	}
+	return rows, nil
+}
+
+// matrixTable renders the sweep as markdown, with the medians of the
+// per-round on/off ratios of throughput and p99 beside each "on" row.
+func matrixTable(title string, rows []row) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s\n\n", title)
+	b.WriteString("| mode | clients | req/s | p50 ms | p99 ms | mean batch | padded tokens/seq | server CPU ms/req | errors | req/s on/off | p99 on/off |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|\n")
+	for _, r := range rows {
+		ratio := "| | |"
+		if r.RPSRatio > 0 {
+			ratio = fmt.Sprintf("| %.2f | %.2f |", r.RPSRatio, r.P99Ratio)
+		}
+		fmt.Fprintf(&b, "| %s | %d | %.1f | %.2f | %.2f | %.1f | %.1f | %.2f | %d %s\n", r.Mode, r.Clients, r.RPS, r.P50ms, r.P99ms, r.MeanBatch, r.TokensPerSq, r.CPUms, r.Errors, ratio)
+	}
+	return b.String()
+}
+
+func run(kiln, base, modelDir, work, data string, duration, warm time.Duration, clientList string, threads, maxBatch, maxLen, rounds int) error {
+	modelDir, texts, cs, err := setup(base, modelDir, work, data, clientList)
+	if err != nil {
+		return err
 	}
 	sat := slices.Max(cs)
 	dr, err := newDirect(modelDir, texts, threads, maxLen)
@@ -105,20 +240,13 @@ func run(kiln, base, modelDir, work, data string, duration, warm time.Duration, 
 		return err
 	}
 	defer dr.close()
-	on, err := startServer(kiln, modelDir, maxBatch, threads, maxLen)
+	common := []string{"--intra-op-threads", strconv.Itoa(threads), "--sessions", "1", "--max-input-length", strconv.Itoa(maxLen)}
+	on, off, wl, err := startOnOff(kiln, modelDir, texts, common, []string{"--max-batch-size", strconv.Itoa(maxBatch)})
 	if err != nil {
 		return err
 	}
 	defer on.stop()
-	off, err := startServer(kiln, modelDir, 1, threads, maxLen)
-	if err != nil {
-		return err
-	}
 	defer off.stop()
-	wl, err := loadtest.NewTextWorkload(texts, loadtest.TextWorkloadOptions{Seed: 5})
-	if err != nil {
-		return err
-	}
 	fmt.Printf("model %s, %d texts, max length %d, intra-op threads %d both sides, %d cores, %d interleaved rounds of %v\n",
 		modelDir, len(texts), maxLen, threads, numCPU(), rounds, duration)
 	fmt.Println("(the machine is shared with other jobs: absolute figures are noisy; compare the per-round ratios)")
@@ -129,7 +257,8 @@ func run(kiln, base, modelDir, work, data string, duration, warm time.Duration, 
 	}
 	defer be.Close()
 	// The server's batching policy (kiln serve's defaults).
-	bcfg := batcher.Config{MaxBatchSize: maxBatch, MaxBatchTokens: 16384, MaxPadding: 0.3, QueueSize: 8192, Workers: 1}
+	def := serve.Defaults()
+	bcfg := batcher.Config{MaxBatchSize: maxBatch, MaxBatchTokens: def.MaxBatchTokens, MaxPadding: def.MaxBatchPadding, Window: def.BatchWindow, QueueSize: 8192, Workers: 1}
 
 	// (1) Overhead against ONNX Runtime called directly.
 	var satRatio, singleDiff, dSingle, sSingle, dBatch, sBatch, gBatch, gRatio []float64
@@ -152,10 +281,11 @@ func run(kiln, base, modelDir, work, data string, duration, warm time.Duration, 
 		if err != nil {
 			return err
 		}
-		g, mb, tps, err := dr.grouped(be, bcfg, sat, duration)
+		gr, err := dr.grouped(be, bcfg, sat, duration)
 		if err != nil {
 			return err
 		}
+		g, mb, tps := gr.rate, gr.meanBatch, gr.tokensPerSeq
 		gBatch, gRatio, gMean, gTok = append(gBatch, g), append(gRatio, 1-many.RPS/g), mb, tps
 		lastSat = many
 		dSingle, sSingle = append(dSingle, p50), append(sSingle, one.P50ms)
@@ -176,28 +306,12 @@ func run(kiln, base, modelDir, work, data string, duration, warm time.Duration, 
 		maxBatch, median(dBatch), 100*median(satRatio))
 
 	// (2) Throughput vs concurrency, batching on and off, interleaved.
-	var rows []row
-	for _, c := range cs {
-		var onRuns, offRuns []row
-		for range max(1, rounds-1) {
-			a, err := on.load(wl, c, duration, warm, "batching on")
-			if err != nil {
-				return err
-			}
-			b, err := off.load(wl, c, duration, warm, "batching off")
-			if err != nil {
-				return err
-			}
-			onRuns, offRuns = append(onRuns, a), append(offRuns, b)
-		}
-		rows = append(rows, medianRow(onRuns), medianRow(offRuns))
+	rows, err := sweep(on, off, wl, cs, duration, warm, max(1, rounds-1))
+	if err != nil {
+		return err
 	}
 	fmt.Println()
-	fmt.Printf("(2) throughput vs concurrency (closed loop, medians over %d rounds)\n", max(1, rounds-1))
-	fmt.Printf("%-13s %7s %10s %9s %9s %10s %12s %6s\n", "mode", "clients", "req/s", "p50 ms", "p99 ms", "mean batch", "tokens/seq", "errors")
-	for _, r := range rows {
-		fmt.Printf("%-13s %7d %10.1f %9.2f %9.2f %10.1f %12.1f %6d\n", r.Mode, r.Clients, r.RPS, r.P50ms, r.P99ms, r.MeanBatch, r.TokensPerSq, r.Errors)
-	}
+	fmt.Print(matrixTable(fmt.Sprintf("(2) throughput vs concurrency (closed loop, 1 session × %d intra-op threads, medians over %d interleaved rounds)", threads, max(1, rounds-1)), rows))
 	out := map[string]any{
 		"model": modelDir, "threads": threads, "max_length": maxLen, "max_batch_size": maxBatch, "rounds": rounds,
 		"direct_single_p50_ms": dSingle, "served_single_p50_ms": sSingle,
@@ -235,6 +349,7 @@ func medianRow(rs []row) row {
 	out.P99ms = pick(func(r row) float64 { return r.P99ms })
 	out.MeanBatch = pick(func(r row) float64 { return r.MeanBatch })
 	out.TokensPerSq = pick(func(r row) float64 { return r.TokensPerSq })
+	out.CPUms = pick(func(r row) float64 { return r.CPUms })
 	for _, r := range rs[1:] {
 		out.Errors += r.Errors
 	}
@@ -427,16 +542,23 @@ func (b *batchCounter) BatchStarted(size, tokens int, _ []time.Duration) {
 func (b *batchCounter) BatchDone(int, time.Duration, error) {}
 func (b *batchCounter) Dropped(int, string)                 {}
 
+// groupedResult is one in-process run through the batcher.
+type groupedResult struct {
+	rate, meanBatch, tokensPerSeq float64
+	p50ms, p99ms                  float64
+}
+
 // grouped feeds the pre-tokenised texts from c closed-loop submitters
 // through the batcher straight into ONNX Runtime (serve/batcher +
 // serve/backend, in this process): the server's batch shapes without HTTP,
-// JSON or tokenisation. It returns sequences/s and the mean batch size.
-func (d *direct) grouped(be *backend.ORT, cfg batcher.Config, c int, dur time.Duration) (float64, float64, float64, error) {
+// JSON or tokenisation. It returns sequences/s, the mean batch size, padded
+// tokens per sequence and the latency of Submit.
+func (d *direct) grouped(be *backend.ORT, cfg batcher.Config, c int, dur time.Duration) (groupedResult, error) {
 	cnt := &batchCounter{}
 	cfg.Observer = cnt
 	bt, err := batcher.New(cfg, be)
 	if err != nil {
-		return 0, 0, 0, err
+		return groupedResult{}, err
 	}
 	defer bt.Close(context.Background())
 	inputs := make([]backend.Input, len(d.encs))
@@ -451,7 +573,7 @@ func (d *direct) grouped(be *backend.ORT, cfg batcher.Config, c int, dur time.Du
 	defer cancel()
 	var wg sync.WaitGroup
 	var mu sync.Mutex
-	done := 0
+	var lat []float64
 	var firstErr error
 	start := time.Now()
 	for w := range c {
@@ -460,13 +582,15 @@ func (d *direct) grouped(be *backend.ORT, cfg batcher.Config, c int, dur time.Du
 			defer wg.Done()
 			rng := rand.New(rand.NewPCG(uint64(w), 9))
 			for ctx.Err() == nil {
+				t := time.Now()
 				_, err := bt.Submit(context.Background(), []backend.Input{inputs[rng.IntN(len(inputs))]}, nil)
+				took := time.Since(t)
 				mu.Lock()
 				if err != nil && firstErr == nil {
 					firstErr = err
 				}
 				if err == nil && ctx.Err() == nil {
-					done++
+					lat = append(lat, float64(took)/1e6)
 				}
 				mu.Unlock()
 			}
@@ -475,11 +599,21 @@ func (d *direct) grouped(be *backend.ORT, cfg batcher.Config, c int, dur time.Du
 	wg.Wait()
 	el := min(time.Since(start), dur)
 	if firstErr != nil {
-		return 0, 0, 0, firstErr
+		return groupedResult{}, firstErr
 	}
 	cnt.mu.Lock()
 	defer cnt.mu.Unlock()
-	return float64(done) / el.Seconds(), float64(cnt.seqs) / float64(max(cnt.batches, 1)), float64(cnt.tokens) / float64(max(cnt.seqs, 1)), nil
+	slices.Sort(lat)
+	q := func(p float64) float64 {
+		if len(lat) == 0 {
+			return 0
+		}
+		return lat[min(len(lat)-1, int(p*float64(len(lat))))]
+	}
+	return groupedResult{
+		rate: float64(len(lat)) / el.Seconds(), meanBatch: float64(cnt.seqs) / float64(max(cnt.batches, 1)),
+		tokensPerSeq: float64(cnt.tokens) / float64(max(cnt.seqs, 1)), p50ms: q(0.5), p99ms: q(0.99),
+	}, nil
 }
 
 // server is a `kiln serve` process.
@@ -488,16 +622,33 @@ type server struct {
 	url string
 }
 
-func startServer(kiln, dir string, batch, threads, maxLen int) (*server, error) {
+// startOnOff starts the two servers of a comparison, batching on (common +
+// onArgs) and off (common + --max-batch-size 1), and the texts' workload.
+func startOnOff(kiln, dir string, texts, common, onArgs []string) (on, off *server, wl *loadtest.Workload, err error) {
+	if wl, err = loadtest.NewTextWorkload(texts, loadtest.TextWorkloadOptions{Seed: 5}); err != nil {
+		return nil, nil, nil, err
+	}
+	if on, err = startServer(kiln, dir, append(slices.Clone(common), onArgs...)); err != nil {
+		return nil, nil, nil, err
+	}
+	if off, err = startServer(kiln, dir, append(slices.Clone(common), "--max-batch-size", "1")); err != nil {
+		on.stop()
+		return nil, nil, nil, err
+	}
+	return on, off, wl, nil
+}
+
+// startServer starts `kiln serve` on dir with its defaults plus args, and
+// limits high enough that the load never gets 429.
+func startServer(kiln, dir string, args []string) (*server, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	cmd := exec.Command(kiln, "serve", "--model", dir, "--addr", addr, "--intra-op-threads", strconv.Itoa(threads),
-		"--max-batch-size", strconv.Itoa(batch), "--max-input-length", strconv.Itoa(maxLen), "--auto-truncate",
-		"--max-concurrent-requests", "4096", "--max-queue", "8192", "--log-level", "error")
+	cmd := exec.Command(kiln, append([]string{"serve", "--model", dir, "--addr", addr, "--auto-truncate",
+		"--max-concurrent-requests", "4096", "--max-queue", "8192", "--log-level", "error"}, args...)...)
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", kiln, err)
@@ -522,12 +673,14 @@ func (s *server) load(wl *loadtest.Workload, c int, d, warm time.Duration, mode 
 	if err != nil {
 		return row{}, err
 	}
+	cpu0 := cpuSeconds(s.cmd.Process.Pid)
 	res, err := loadtest.Run(context.Background(), loadtest.Config{
 		URL: s.url + "/predict", Workload: wl, Clients: c, Warmup: warm, Duration: d, Label: fmt.Sprintf("%s c=%d", mode, c),
 	})
 	if err != nil {
 		return row{}, err
 	}
+	cpu1 := cpuSeconds(s.cmd.Process.Pid)
 	after, err := scrape(s.url)
 	if err != nil {
 		return row{}, err
@@ -537,9 +690,40 @@ func (s *server) load(wl *loadtest.Workload, c int, d, warm time.Duration, mode 
 		ns := after["kiln_batch_size_sum"] - before["kiln_batch_size_sum"]
 		r.MeanBatch = ns / nb
 		r.TokensPerSq = (after["kiln_batch_tokens_sum"] - before["kiln_batch_tokens_sum"]) / ns
+		// Sequences run = requests here (one text each), warm-up included
+		// as in the CPU time.
+		if cpu1 > cpu0 {
+			r.CPUms = 1000 * (cpu1 - cpu0) / ns
+		}
 	}
 	fmt.Fprintf(os.Stderr, "  %s clients=%d: %.1f req/s p50 %.2f ms mean batch %.1f\n", mode, c, r.RPS, r.P50ms, r.MeanBatch)
 	return r, nil
+}
+
+// cpuSeconds is the user + system CPU time of process pid so far (0 where
+// /proc is not there).
+func cpuSeconds(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command name, which is in parentheses and may hold
+	// spaces: state is field 3, utime 14, stime 15.
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	ut, err1 := strconv.ParseFloat(f[11], 64)
+	st, err2 := strconv.ParseFloat(f[12], 64)
+	if err1 != nil || err2 != nil {
+		return 0
+	}
+	const clockTicks = 100 // USER_HZ on Linux
+	return (ut + st) / clockTicks
 }
 
 func waitReady(url string, limit time.Duration) error {

@@ -38,8 +38,13 @@ tokenizer.json) and answers:
                    (JSON or Triton binary tensors, as tritonclient sends them)
 
 Requests are tokenised in parallel, queued and run in dynamic batches of at
-most --max-batch-size sequences and --max-batch-tokens padded tokens, waiting
-at most --max-batch-delay for a batch to fill. Work is bounded by tokens and
+most --max-batch-size sequences and --max-batch-tokens padded tokens. A batch
+closes as soon as an ONNX Runtime session is free (--max-batch-delay 0) and
+takes the oldest queued sequence with others of similar length from the
+oldest --batch-window, within --max-batch-padding; the defaults are chosen
+for CPUs by measurement (bench/serve), where batching then is never worse
+than --max-batch-size 1. On a GPU, --max-batch-padding 0 --batch-window 0
+lets batches grow. Work is bounded by tokens and
 bytes, not only by requests: a request over --max-request-chars or
 --max-request-tokens gets 413 before it costs much; one that the queued work
 would not let finish within --request-timeout (estimated from the measured
@@ -87,15 +92,16 @@ The bearer token of --api-key may also come from $KILN_API_KEY.`,
 	f.StringVar(&addr, "addr", ":8080", "listen address")
 	f.StringVar(&cfg.Device, "device", cfg.Device, "auto, cpu, cuda or cuda:N")
 	f.StringVar(&cfg.ORTLibrary, "onnxruntime-lib", "", "path of libonnxruntime.so (default $ONNXRUNTIME_LIB, next to the binary, build/onnxruntime/lib)")
-	f.IntVar(&cfg.IntraOpThreads, "intra-op-threads", 0, "ONNX Runtime threads inside one operator, per session (0 = ONNX Runtime's choice)")
+	f.IntVar(&cfg.IntraOpThreads, "intra-op-threads", 0, "ONNX Runtime threads inside one operator, per session (0 = the cores divided between the sessions)")
 	f.IntVar(&cfg.InterOpThreads, "inter-op-threads", 0, "ONNX Runtime threads across operators, per session (0 = ONNX Runtime's choice)")
-	f.IntVar(&cfg.Sessions, "sessions", cfg.Sessions, "concurrent ONNX Runtime sessions (batches run in parallel; each holds the weights)")
+	f.IntVar(&cfg.Sessions, "sessions", cfg.Sessions, "concurrent ONNX Runtime sessions (batches run in parallel; each holds a copy of the weights); 0 = 1 on CUDA, min(cores, 4) on the CPU")
 	f.BoolVar(&cfg.DisableGraphOptimization, "disable-graph-optimization", false, "turn ONNX Runtime's graph rewrites off (debugging)")
 	f.BoolVar(&noWarmup, "no-warmup", false, "mark /ready at once instead of running the common batch shapes first")
 	f.IntVar(&cfg.MaxBatchSize, "max-batch-size", cfg.MaxBatchSize, "sequences per batch (1 turns dynamic batching off)")
 	f.IntVar(&cfg.MaxBatchTokens, "max-batch-tokens", cfg.MaxBatchTokens, "padded tokens per batch (longest sequence × sequences)")
 	f.DurationVar(&cfg.MaxBatchDelay, "max-batch-delay", cfg.MaxBatchDelay, "longest wait for a batch to fill while a session is idle (0: run what is queued at once; batches still form while sessions are busy)")
-	f.Float64Var(&cfg.MaxBatchPadding, "max-batch-padding", cfg.MaxBatchPadding, "largest fraction of a batch's tokens that may be padding (0 = no cap); longer or shorter sequences wait for a batch of their own length")
+	f.Float64Var(&cfg.MaxBatchPadding, "max-batch-padding", cfg.MaxBatchPadding, "largest fraction of a batch's tokens that may be padding (0 = no cap, better on a GPU); longer or shorter sequences wait for a batch of their own length")
+	f.IntVar(&cfg.BatchWindow, "batch-window", cfg.BatchWindow, "group batches by length among the oldest N queued sequences (at least --max-batch-size); later ones wait until those have started, so none is overtaken by more than N-1 (0 = the whole queue)")
 	f.IntVar(&cfg.MaxQueue, "max-queue", cfg.MaxQueue, "queued sequences before requests get 429")
 	f.IntVar(&cfg.MaxInputLength, "max-input-length", 0, "tokens per sequence (default: the model's maximum)")
 	f.IntVar(&cfg.MaxConcurrentRequests, "max-concurrent-requests", cfg.MaxConcurrentRequests, "requests handled at once before 429")

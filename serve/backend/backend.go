@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"time"
 
@@ -24,10 +25,13 @@ type Options struct {
 	ModelPath string
 	// Device is auto, cpu, cuda or cuda:N (see ort.ParseDevice).
 	Device string
-	// IntraOpThreads and InterOpThreads per session; 0 lets ONNX Runtime decide.
+	// IntraOpThreads per session; 0 splits the cores evenly between the
+	// sessions (see Split). InterOpThreads per session; 0 lets ONNX Runtime
+	// decide.
 	IntraOpThreads, InterOpThreads int
-	// Sessions is how many sessions run batches concurrently (default 1).
-	// Each holds its own copy of the weights.
+	// Sessions is how many sessions run batches concurrently; 0 chooses (see
+	// Split): one on CUDA, several on the CPU. Each holds its own copy of
+	// the weights.
 	Sessions int
 	// PadID fills the padded positions of input_ids.
 	PadID int64
@@ -48,15 +52,38 @@ type ORT struct {
 	fallback  string
 }
 
+// MaxAutoSessions caps the sessions Split chooses on the CPU: each holds a
+// copy of the weights, and past a few sessions the threads inside each do
+// better than more copies.
+const MaxAutoSessions = 4
+
+// Split is how Open divides cores between CPU sessions when opt leaves the
+// sessions (0) or their intra-op threads (0) open: min(cores, 4) sessions
+// of cores/sessions threads each. Measured with bench/serve -probe on small
+// encoders (bench/serve/RESULTS.md): one thread per session avoids ONNX
+// Runtime's spinning thread pool, whose threads cost more than they give
+// on short sequences and on a busy host, and sessions running batches side
+// by side scale with the cores where threads inside one operator do not.
+func Split(cores, sessions, threads int) (int, int) {
+	cores = max(cores, 1)
+	if sessions <= 0 {
+		sessions = min(cores, MaxAutoSessions)
+	}
+	if threads <= 0 {
+		threads = max(1, cores/sessions)
+	}
+	return sessions, threads
+}
+
 // Open loads the model into opt.Sessions sessions. ort.Init must have
 // succeeded. A model without a "logits" output (an encoder-only export) is
 // refused: there is nothing to classify with.
 func Open(opt Options) (*ORT, error) {
-	n := max(opt.Sessions, 1)
+	n, threads := Split(runtime.GOMAXPROCS(0), opt.Sessions, opt.IntraOpThreads)
 	o := &ORT{pool: make(chan *ort.Session, n), padID: opt.PadID}
-	for i := range n {
+	for i := 0; i < n; i++ {
 		s, err := ort.NewSession(opt.ModelPath, ort.Options{
-			Device: opt.Device, IntraOpThreads: opt.IntraOpThreads, InterOpThreads: opt.InterOpThreads,
+			Device: opt.Device, IntraOpThreads: threads, InterOpThreads: opt.InterOpThreads,
 			DisableGraphOptimization: opt.DisableGraphOptimization,
 		})
 		if err != nil {
@@ -69,6 +96,11 @@ func Open(opt Options) (*ORT, error) {
 			if err := o.inspect(opt.ModelPath, s); err != nil {
 				o.Close()
 				return nil, err
+			}
+			if opt.Sessions <= 0 && o.provider != ort.CPUProvider {
+				// One GPU runs one batch at a time best: batches grow
+				// instead, where they are nearly free.
+				n = 1
 			}
 			if o.numLabels < 0 {
 				// The export left num_labels dynamic: learn it from one

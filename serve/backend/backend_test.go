@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -213,5 +214,43 @@ func TestDevice(t *testing.T) {
 	defer o.Close()
 	if o.Provider() != ort.CPUProvider || o.FallbackReason() == "" {
 		t.Errorf("auto: provider %s, fallback reason %q", o.Provider(), o.FallbackReason())
+	}
+}
+
+// TestSplit: sessions and intra-op threads left open divide the cores
+// without oversubscribing them; what the user set is kept.
+func TestSplit(t *testing.T) {
+	for _, tc := range []struct {
+		cores, sessions, threads int
+		wantS, wantT             int
+	}{
+		{1, 0, 0, 1, 1},
+		{2, 0, 0, 2, 1},
+		{8, 0, 0, 4, 2},
+		{16, 0, 0, 4, 4},
+		{6, 0, 0, 4, 1},
+		{8, 1, 0, 1, 8},   // one session gets every core
+		{8, 3, 0, 3, 2},   // an explicit count shares the cores
+		{8, 16, 0, 16, 1}, // more sessions than cores: one thread each
+		{8, 0, 3, 4, 3},   // explicit threads are kept
+		{0, 0, 0, 1, 1},   // a broken core count still gives one session
+	} {
+		s, th := Split(tc.cores, tc.sessions, tc.threads)
+		if s != tc.wantS || th != tc.wantT {
+			t.Errorf("Split(%d cores, %d sessions, %d threads) = %d×%d, want %d×%d", tc.cores, tc.sessions, tc.threads, s, th, tc.wantS, tc.wantT)
+		}
+	}
+}
+
+// TestOpenChoosesSessions: Sessions 0 on the CPU opens Split's count.
+func TestOpenChoosesSessions(t *testing.T) {
+	o, err := Open(Options{ModelPath: exportTiny(t, nil), Device: "cpu"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	want, _ := Split(runtime.GOMAXPROCS(0), 0, 0)
+	if o.Concurrency() != want || len(o.pool) != want {
+		t.Errorf("%d sessions (%d in the pool), want %d for %d cores", o.Concurrency(), len(o.pool), want, runtime.GOMAXPROCS(0))
 	}
 }

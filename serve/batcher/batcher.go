@@ -101,6 +101,15 @@ type Config struct {
 	// running its sequences apart; sequences that would push a batch past
 	// this wait for a batch of their own length.
 	MaxPadding float64
+	// Window bounds how far batches reorder the queue for length grouping:
+	// the oldest Window queued sequences are closed into a window, batches
+	// are grouped by length within it, and sequences that arrived later
+	// wait until every sequence of the window has started, so no sequence
+	// is overtaken by more than Window-1 later ones. 0 groups over the whole
+	// queue (a sequence of an unusual length may then wait behind many
+	// later ones of common lengths: a latency tail). A window smaller than
+	// MaxBatchSize is raised to it.
+	Window int
 	// MaxDelay is how long the oldest queued sequence may wait for a batch
 	// to fill while a worker is free. 0 runs whatever is queued at once.
 	MaxDelay time.Duration
@@ -128,6 +137,13 @@ func (c *Config) normalize() error {
 	}
 	if c.QueueSize <= 0 {
 		return fmt.Errorf("queue size %d: must be positive", c.QueueSize)
+	}
+	if c.Window < 0 {
+		return fmt.Errorf("batch window %d: must not be negative", c.Window)
+	}
+	if c.Window > 0 && c.Window < c.MaxBatchSize {
+		// A smaller window would cap batches below MaxBatchSize.
+		c.Window = c.MaxBatchSize
 	}
 	if c.Workers <= 0 {
 		c.Workers = 1
@@ -373,6 +389,7 @@ func (b *Batcher) loop() {
 	var (
 		pending  []*entry // arrival order
 		tokens   int      // sum of pending lengths
+		window   int      // the first window entries of pending are the open window
 		free     = b.cfg.Workers
 		finished = make(chan struct{}, b.cfg.Workers)
 		timer    = time.NewTimer(time.Hour)
@@ -410,7 +427,7 @@ func (b *Batcher) loop() {
 			if full || stopping || flushing || !now.Before(deadline) {
 				gen++
 				var batch []*entry
-				pending, batch = b.form(pending, gen)
+				pending, batch, window = b.form(pending, window, gen)
 				tokens = 0
 				for _, e := range pending {
 					tokens += e.n
@@ -497,21 +514,26 @@ func (r *request) live(gen uint64, now time.Time, minRun time.Duration) (bool, s
 }
 
 // form drops dead entries, then builds one batch around the oldest live
-// sequence: the others are taken in order of how close their length is to
-// its length, while the batch stays within the size and token budgets. The
-// oldest always goes first, so no sequence waits behind ever-newer ones.
-func (b *Batcher) form(pending []*entry, gen uint64) (rest, batch []*entry) {
+// sequence: the others of the window (the first window entries of pending;
+// a new one opens when it is spent) are taken in order of how close their
+// length is to its length, while the batch stays within the size, token and
+// padding budgets. The oldest always goes first, so no sequence waits
+// behind ever-newer ones. It returns what is left of the window.
+func (b *Batcher) form(pending []*entry, window int, gen uint64) (rest, batch []*entry, left int) {
 	live := pending[:0]
 	dropped := map[string]int{}
 	droppedTokens := 0
 	now := time.Now()
 	spt := math.Float64frombits(b.secPerToken.Load())
-	for _, e := range pending {
+	for i, e := range pending {
 		// A sequence alone is the shortest batch it can run in.
 		minRun := time.Duration(spt * float64(e.n) * float64(time.Second))
 		if ok, why := e.req.live(gen, now, minRun); !ok {
 			dropped[why]++
 			droppedTokens += e.n
+			if i < window {
+				window--
+			}
 			continue
 		}
 		live = append(live, e)
@@ -525,10 +547,16 @@ func (b *Batcher) form(pending []*entry, gen uint64) (rest, batch []*entry) {
 		b.cfg.Observer.Dropped(n, why)
 	}
 	if len(live) == 0 {
-		return live, nil
+		return live, nil, 0
+	}
+	switch {
+	case b.cfg.Window == 0:
+		window = len(live)
+	case window <= 0:
+		window = min(len(live), b.cfg.Window)
 	}
 	oldest := live[0]
-	order := make([]int, len(live)-1)
+	order := make([]int, window-1)
 	for i := range order {
 		order[i] = i + 1
 	}
@@ -571,7 +599,7 @@ func (b *Batcher) form(pending []*entry, gen uint64) (rest, batch []*entry) {
 	}
 	b.queued.Add(-int64(len(batch)))
 	b.queuedTokens.Add(-int64(real))
-	return rest, batch
+	return rest, batch, window - len(batch)
 }
 
 // execute runs one batch and hands each row to its request.

@@ -144,6 +144,7 @@ func TestConfigValidation(t *testing.T) {
 		{"negative delay", Config{MaxBatchSize: 1, MaxBatchTokens: 1, QueueSize: 1, MaxDelay: -1}},
 		{"zero queue", Config{MaxBatchSize: 1, MaxBatchTokens: 1}},
 		{"padding of 1", Config{MaxBatchSize: 1, MaxBatchTokens: 1, QueueSize: 1, MaxPadding: 1}},
+		{"negative window", Config{MaxBatchSize: 1, MaxBatchTokens: 1, QueueSize: 1, Window: -1}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if _, err := New(tc.cfg, &fakeRunner{}); err == nil {
@@ -273,40 +274,55 @@ func TestBudgetsAndLengthGrouping(t *testing.T) {
 }
 
 // TestMaxPadding: a sequence that would make the batch mostly padding is
-// left for a later batch.
+// left for a later batch; with a window, later arrivals do not overtake it.
 func TestMaxPadding(t *testing.T) {
-	r := &fakeRunner{gate: make(chan struct{}), started: make(chan struct{}, 100)}
-	b := newBatcher(t, Config{MaxBatchSize: 8, MaxBatchTokens: 1000, MaxPadding: 0.2, QueueSize: 100}, r)
-	first := make(chan error, 1)
-	go func() {
-		_, err := b.Submit(context.Background(), []Input{seq(99, 2)}, nil)
-		first <- err
-	}()
-	<-r.started
-	// Queued in this order: 10 (oldest), 30, 11, 12.
-	done := make(chan error, 4)
-	for i, n := range []int{10, 30, 11, 12} {
-		go func() {
-			_, err := b.Submit(context.Background(), []Input{seq(int64(i+1), n)}, nil)
-			done <- err
-		}()
-		for b.QueueDepth() < i+1 {
-			time.Sleep(time.Millisecond)
-		}
-	}
-	close(r.gate)
-	for range 4 {
-		if err := <-done; err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := <-first; err != nil {
-		t.Fatal(err)
-	}
-	lens := r.batchLens()
-	want := [][]int{{2}, {10, 11, 12}, {30}}
-	if fmt.Sprint(lens) != fmt.Sprint(want) {
-		t.Errorf("batches %v, want %v (30 would make the batch 47%% padding)", lens, want)
+	for _, tc := range []struct {
+		name         string
+		size, window int
+		want         [][]int
+	}{
+		// 30 would make a batch with the others 47% padding: it waits, and
+		// every later sequence of a common length overtakes it.
+		{"whole queue", 8, 0, [][]int{{2}, {10, 11, 12, 10, 10}, {30}}},
+		// The window [10 30 11] runs before anything that came later.
+		{"window of 3", 3, 3, [][]int{{2}, {10, 11}, {30}, {12, 10, 10}}},
+		{"window of 3, batches of 2", 2, 3, [][]int{{2}, {10, 11}, {30}, {12, 10}, {10}}},
+		// A window below the batch size is raised to it.
+		{"window of 1, batches of 3", 3, 1, [][]int{{2}, {10, 11}, {30}, {12, 10, 10}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := &fakeRunner{gate: make(chan struct{}), started: make(chan struct{}, 100)}
+			b := newBatcher(t, Config{MaxBatchSize: tc.size, MaxBatchTokens: 1000, MaxPadding: 0.2, Window: tc.window, QueueSize: 100}, r)
+			first := make(chan error, 1)
+			go func() {
+				_, err := b.Submit(context.Background(), []Input{seq(99, 2)}, nil)
+				first <- err
+			}()
+			<-r.started
+			lens := []int{10, 30, 11, 12, 10, 10} // queued in this order
+			done := make(chan error, len(lens))
+			for i, n := range lens {
+				go func() {
+					_, err := b.Submit(context.Background(), []Input{seq(int64(i+1), n)}, nil)
+					done <- err
+				}()
+				for b.QueueDepth() < i+1 {
+					time.Sleep(time.Millisecond)
+				}
+			}
+			close(r.gate)
+			for range lens {
+				if err := <-done; err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := <-first; err != nil {
+				t.Fatal(err)
+			}
+			if got := r.batchLens(); fmt.Sprint(got) != fmt.Sprint(tc.want) {
+				t.Errorf("batches %v, want %v", got, tc.want)
+			}
+		})
 	}
 }
 
