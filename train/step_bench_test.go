@@ -49,10 +49,10 @@ func BenchmarkStepPhases(b *testing.B) {
 	var tf, tb, tn, to time.Duration
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		bt, _ := MakeBatch(data, rows, 0, dataset.SingleLabel, gotch.CPU)
+		bt, _ := MakeBatch(data, rows, 0, dataset.SingleLabel, m.Config, gotch.CPU)
 		m.ZeroGrad()
 		t0 := time.Now()
-		out, err := m.Forward(bt.IDs, bt.Mask, bt.Types, true)
+		out, err := m.ForwardInputs(bt.Inputs, true)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -259,63 +259,6 @@ func (m *Model) Free() {
 	m.params, m.byName = nil, nil
 }
 
-// checkInputs validates shapes, dtypes and id ranges so that bad input is an
-// error here rather than a fatal libtorch error deep inside an op.
-func (m *Model) checkInputs(inputIDs, attentionMask, tokenTypeIDs *ts.Tensor) (b, s int64, err error) {
-	cfg := m.Config
-	if inputIDs == nil {
-		return 0, 0, fmt.Errorf("forward: input_ids is nil")
-	}
-	shape := inputIDs.MustSize()
-	if len(shape) != 2 || shape[0] == 0 || shape[1] == 0 {
-		return 0, 0, fmt.Errorf("forward: input_ids must be [batch, seq] and non-empty, got %v", shape)
-	}
-	b, s = shape[0], shape[1]
-	maxLen := int64(cfg.MaxSequenceLength())
-	if cfg.ModelType == models.TypeDeBERTaV2 && !cfg.Deberta.PositionBiasedInput {
-		maxLen = math.MaxInt64 // relative positions only
-	}
-	if s > maxLen {
-		return 0, 0, fmt.Errorf("forward: sequence length %d exceeds the model's %d positions", s, maxLen)
-	}
-	check := func(name string, t *ts.Tensor, hi int64) error {
-		if t == nil {
-			return nil
-		}
-		if t.DType() != gotch.Int64 {
-			return fmt.Errorf("forward: %s must be int64, got %v", name, t.DType())
-		}
-		if sh := t.MustSize(); !slices.Equal(sh, shape) {
-			return fmt.Errorf("forward: %s has shape %v, input_ids %v", name, sh, shape)
-		}
-		mn := t.MustMin(false)
-		mx := t.MustMax(false)
-		lo, up := mn.Int64Values()[0], mx.Int64Values()[0]
-		mn.MustDrop()
-		mx.MustDrop()
-		if lo < 0 || up >= hi {
-			return fmt.Errorf("forward: %s values must be in [0, %d), got [%d, %d]", name, hi, lo, up)
-		}
-		return nil
-	}
-	if err := check("input_ids", inputIDs, int64(cfg.VocabSize)); err != nil {
-		return 0, 0, err
-	}
-	if err := check("attention_mask", attentionMask, 2); err != nil {
-		return 0, 0, err
-	}
-	if cfg.ModelType == models.TypeDistilBERT {
-		return b, s, nil // no token-type embeddings: Forward ignores them
-	}
-	if cfg.ModelType == models.TypeDeBERTaV2 && cfg.TypeVocabSize == 0 {
-		tokenTypeIDs = nil // HF's DebertaV2Embeddings ignores them
-	}
-	if err := check("token_type_ids", tokenTypeIDs, int64(cfg.TypeVocabSize)); err != nil {
-		return 0, 0, err
-	}
-	return b, s, nil
-}
-
 // fwdCtx carries what every layer of one forward needs.
 type fwdCtx struct {
 	b, s      int64
@@ -342,12 +285,33 @@ func (c *fwdCtx) drop() {
 // ignores tokenTypeIDs (HF's tokenizer for it returns none), so callers can
 // pass one batch layout to every architecture. train enables dropout (and, with gradient
 // checkpointing on, recomputation in Backward).
+//
+// Forward checks the values of the id tensors, reading them back from the
+// device; ForwardInputs on inputs made by NewInputs does not.
 func (m *Model) Forward(inputIDs, attentionMask, tokenTypeIDs *ts.Tensor, train bool) (*Output, error) {
 	InitThreads() // this OS thread's OpenMP count (see InitThreads)
 	b, s, err := m.checkInputs(inputIDs, attentionMask, tokenTypeIDs)
 	if err != nil {
 		return nil, err
 	}
+	return m.forward(inputIDs, attentionMask, tokenTypeIDs, b, s, train)
+}
+
+// ForwardInputs is Forward on inputs NewInputs checked against this
+// model's config: no host synchronisation before the encoder runs.
+func (m *Model) ForwardInputs(in *Inputs, train bool) (*Output, error) {
+	InitThreads()
+	if in == nil || in.IDs == nil {
+		return nil, fmt.Errorf("forward: no inputs")
+	}
+	if lim := limitsOf(m.Config); !lim.allows(in.lim) {
+		return nil, fmt.Errorf("forward: inputs were checked against another config (vocabulary %d, type vocabulary %d, %d positions); this model has %d, %d, %d",
+			in.lim.vocab, in.lim.typeVocab, in.lim.maxLen, lim.vocab, lim.typeVocab, lim.maxLen)
+	}
+	return m.forward(in.IDs, in.Mask, in.Types, in.b, in.s, train)
+}
+
+func (m *Model) forward(inputIDs, attentionMask, tokenTypeIDs *ts.Tensor, b, s int64, train bool) (*Output, error) {
 	m.dropCkpt() // a forward without Backward abandons the previous recomputation
 	gradOn, release := pinGrad()
 	defer release()
