@@ -76,6 +76,11 @@ type Model struct {
 	Config *models.Config
 	// OutputHiddenStates makes Forward return every layer's output.
 	OutputHiddenStates bool
+	// Attention is the self-attention implementation (HF's
+	// attn_implementation): AttentionSDPA, AttentionEager, or "" for SDPA
+	// where the libtorch has it (SDPAUnavailable) and eager otherwise.
+	// DeBERTa's disentangled attention is always eager.
+	Attention string
 
 	dev    gotch.Device
 	params []NamedParameter
@@ -267,6 +272,7 @@ type fwdCtx struct {
 	maskFloat *ts.Tensor // [B,S] 1/0 float, for pooling
 	deb       *debertaCtx
 	train     bool
+	sdpa      bool // attention through scaled_dot_product_attention
 }
 
 func (c *fwdCtx) drop() {
@@ -312,10 +318,14 @@ func (m *Model) ForwardInputs(in *Inputs, train bool) (*Output, error) {
 }
 
 func (m *Model) forward(inputIDs, attentionMask, tokenTypeIDs *ts.Tensor, b, s int64, train bool) (*Output, error) {
+	sdpa, err := m.attention()
+	if err != nil {
+		return nil, err
+	}
 	m.dropCkpt() // a forward without Backward abandons the previous recomputation
 	gradOn, release := pinGrad()
 	defer release()
-	ctx, err := m.newCtx(inputIDs, attentionMask, b, s, train)
+	ctx, err := m.newCtx(inputIDs, attentionMask, b, s, train, sdpa)
 	if err != nil {
 		return nil, err
 	}
@@ -371,8 +381,8 @@ func (m *Model) forward(inputIDs, attentionMask, tokenTypeIDs *ts.Tensor, b, s i
 	return out, nil
 }
 
-func (m *Model) newCtx(inputIDs, attentionMask *ts.Tensor, b, s int64, train bool) (*fwdCtx, error) {
-	ctx := &fwdCtx{b: b, s: s, train: train}
+func (m *Model) newCtx(inputIDs, attentionMask *ts.Tensor, b, s int64, train, sdpa bool) (*fwdCtx, error) {
+	ctx := &fwdCtx{b: b, s: s, train: train, sdpa: sdpa}
 	var mask *ts.Tensor
 	if attentionMask != nil {
 		mask = attentionMask.MustTo(m.dev, false)
@@ -382,7 +392,7 @@ func (m *Model) newCtx(inputIDs, attentionMask *ts.Tensor, b, s int64, train boo
 	ctx.maskFloat = mask.MustTotype(gotch.Float, false)
 	if m.deb != nil {
 		m.newDebertaCtx(ctx)
-	} else if m.Config.ModelType == models.TypeDistilBERT {
+	} else if m.Config.ModelType == models.TypeDistilBERT && !sdpa {
 		// (mask == 0).view(bs, 1, 1, k)
 		eq := mask.MustEq(ts.IntScalar(0), false)
 		ctx.boolMask = eq.MustView([]int64{b, 1, 1, s}, true)
@@ -502,6 +512,13 @@ func (m *Model) layerForward(l *encoderLayer, x *ts.Tensor, ctx *fwdCtx) *ts.Ten
 	k := qkv.MustSelect(0, 1, false)
 	v := qkv.MustSelect(0, 2, false)
 	qkv.MustDrop()
+	if ctx.sdpa {
+		c := m.sdpa(q, k, v, ctx)
+		c = c.MustPermute([]int64{0, 2, 1, 3}, true)
+		c = c.MustContiguous(true)
+		c = c.MustView([]int64{b, s, H}, true)
+		return m.layerOutput(l, c, x, ctx)
+	}
 	if distil {
 		q = q.MustDivScalar(ts.FloatScalar(math.Sqrt(float64(hd))), true)
 	}

@@ -23,7 +23,6 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
-	"strings"
 	"sync"
 	"unsafe"
 
@@ -175,9 +174,7 @@ func AdamWStep(kernel string, params, expAvgs, expAvgSqs, scratch []*ts.Tensor, 
 		if err == nil {
 			return fmt.Errorf("adamw %s: failed without a message", kernel)
 		}
-		// gotch appends a Go stack trace to libtorch's message: keep the message.
-		msg, _, _ := strings.Cut(strings.TrimPrefix(err.Error(), "Libtorch API Error: "), "\n")
-		return fmt.Errorf("adamw %s: %s", kernel, msg)
+		return fmt.Errorf("adamw %s: %s", kernel, libtorchMessage(err))
 	}
 	return nil
 }
