@@ -44,6 +44,16 @@ func SDPAUnavailable() error {
 	return sdpaErr
 }
 
+// AttentionInUse is the implementation Forward runs for Model.Attention
+// on this libtorch: AttentionSDPA or AttentionEager.
+func (m *Model) AttentionInUse() (string, error) {
+	sdpa, err := m.attention()
+	if err != nil || !sdpa {
+		return AttentionEager, err
+	}
+	return AttentionSDPA, nil
+}
+
 // attention resolves Model.Attention for one forward. DeBERTa always runs
 // its own (eager) disentangled attention, see deberta.go.
 func (m *Model) attention() (sdpa bool, err error) {
