@@ -2,10 +2,10 @@ package train
 
 import (
 	"fmt"
+	"log/slog"
 	"math"
 	"regexp"
 	"strconv"
-	"strings"
 
 	"github.com/sugarme/gotch"
 	lib "github.com/sugarme/gotch/libtch"
@@ -38,24 +38,36 @@ type AdamW struct {
 	Beta1, Beta2, Eps float64
 	Groups            []ParamGroup
 	StepCount         int
-	params            []*adamParam
+	// Kernel is how Step updates: mtorch.AdamWFused or mtorch.AdamWForeach
+	// (one libtorch call per group, as torch.optim.AdamW(fused=True) or
+	// (foreach=True)), or KernelLoop (in-place ops parameter by parameter
+	// from Go, for a bridge that predates kiln_optim.cpp). "" = the fastest
+	// the bridge has for the parameters' device, chosen at the first Step.
+	Kernel string
+	params []*adamParam
 }
+
+// KernelLoop is AdamW.Kernel's per-parameter update.
+const KernelLoop = "loop"
 
 // GroupOptions says how parameters are split into groups.
 type GroupOptions struct {
 	LR, HeadLR, WeightDecay float64
+	// ModelType (config.json's model_type) tells the head's parameters,
+	// which get HeadLR, from the encoder's (models.IsHeadParam); empty
+	// puts every parameter in the encoder's groups.
+	ModelType string
 	// LayerDecay < 1 enables layer-wise LR decay: layer i of L gets
-	// LR·d^(L-i), the embeddings LR·d^(L+1)... counted so the top layer gets LR·d.
+	// LR·d^(L-i), so the top layer gets LR·d; every other encoder
+	// parameter sits below layer 0 and gets LR·d^(L+1): the embeddings,
+	// ELECTRA's embeddings_project and DeBERTa's relative-position
+	// embeddings with their LayerNorm (encoder.rel_embeddings,
+	// encoder.LayerNorm), which, like the embeddings, feed every layer.
 	LayerDecay float64
 	NumLayers  int
 }
 
 var layerRE = regexp.MustCompile(`(?:^|\.)layers?\.(\d+)\.`)
-
-// isHead reports parameters of the classification head (not the encoder).
-func isHead(name string) bool {
-	return strings.HasPrefix(name, "classifier") || strings.HasPrefix(name, "pre_classifier")
-}
 
 // NewAdamW groups the model's parameters: no weight decay on biases and
 // LayerNorm weights (NamedParameter.NoDecay), a separate head LR, and
@@ -78,18 +90,14 @@ func NewAdamW(params []mtorch.NamedParameter, o GroupOptions, beta1, beta2, eps 
 	for _, np := range params {
 		lr, tag := o.LR, "encoder"
 		switch {
-		case isHead(np.Name):
+		case o.ModelType != "" && models.IsHeadParam(o.ModelType, np.Name):
 			lr, tag = o.HeadLR, "head"
 		case o.LayerDecay < 1:
-			depth := o.NumLayers + 1 // embeddings sit below layer 0
+			depth := o.NumLayers + 1 // below layer 0
+			tag = "embeddings"
 			if m := layerRE.FindStringSubmatch(np.Name); m != nil {
 				i, _ := strconv.Atoi(m[1])
-				depth = o.NumLayers - i
-				tag = "layer" + m[1]
-			} else if strings.Contains(np.Name, "embeddings") {
-				tag = "embeddings"
-			} else {
-				depth, tag = 0, "pooler" // the pooler sits on top of the last layer
+				depth, tag = o.NumLayers-i, "layer"+m[1]
 			}
 			lr = o.LR * math.Pow(o.LayerDecay, float64(depth))
 		}
@@ -112,57 +120,121 @@ func NewAdamW(params []mtorch.NamedParameter, o GroupOptions, beta1, beta2, eps 
 // Parameters with no gradient are left alone, as torch does.
 func (o *AdamW) Step(lrFactor float64) {
 	o.StepCount++
-	bc1 := 1 - math.Pow(o.Beta1, float64(o.StepCount))
-	bc2 := 1 - math.Pow(o.Beta2, float64(o.StepCount))
+	if o.Kernel == "" {
+		o.Kernel = o.chooseKernel()
+	}
 	mtorch.NoGrad(func() {
-		for _, ap := range o.params {
-			g := ap.p.MustGrad(false)
-			if !g.MustDefined() {
-				continue
-			}
-			grp := o.Groups[ap.group]
-			lr := grp.LR * lrFactor
-			if ap.m == nil {
-				ap.m = g.MustZerosLike(false)
-				ap.v = g.MustZerosLike(false)
-			}
-			if ap.scratch == nil {
-				ap.scratch = g.MustZerosLike(false)
-			}
-			// Update through a detached alias (same storage): in-place ops
-			// on a leaf that requires grad fail if grad mode is on, and
-			// grad mode is per OS thread in libtorch. Every op below is in
-			// place on persistent tensors: fresh multi-MB temporaries per
-			// op cost page faults that made the update slower than the
-			// forward pass.
-			w := ap.p.MustDetach(false)
-			if grp.WeightDecay != 0 {
-				mulScalar(w, 1-lr*grp.WeightDecay)
-			}
-			// exp_avg = b1·exp_avg + (1-b1)·g, as a lerp towards g
-			lerp(ap.m, g, 1-o.Beta1)
-			// exp_avg_sq = b2·exp_avg_sq + (1-b2)·g²
-			s := ap.scratch
-			g.MustMulOut(s, g, false).MustDrop() // s = g², written in place
-			lerp(ap.v, s, 1-o.Beta2)
-			// w -= lr/bc1 · exp_avg / (sqrt(exp_avg_sq)/sqrt(bc2) + eps);
-			// addcdiv has no value argument in the C API, so the step
-			// size is folded into the denominator with a minus sign:
-			// s = (sqrt(v)/sqrt(bc2) + eps)·c with c = -bc1/lr, computed
-			// as sqrt(v)·(c/sqrt(bc2)) + eps·c (two passes, not three).
-			if lr != 0 { // warmup starts at 0: moments move, weights do not
-				c := -bc1 / lr
-				ap.v.MustSqrtOut(s, false).MustDrop()
-				mulScalar(s, c/math.Sqrt(bc2))
-				addScalar(s, o.Eps*c)
-				inPlace("addcdiv_", w, func(out *lib.Ctensor, self lib.Ctensor) {
-					lib.AtgAddcdiv_(out, self, lib.Ctensor(ap.m.Ctensor()), lib.Ctensor(s.Ctensor()))
-				})
-			}
-			w.MustDrop()
-			g.MustDrop()
+		if o.Kernel == KernelLoop {
+			o.stepLoop(lrFactor)
+		} else {
+			o.stepGroups(lrFactor)
 		}
 	})
+}
+
+// chooseKernel is the fastest kernel the bridge has on the parameters'
+// device (probed once per process and device, see mtorch.AdamWKernel).
+func (o *AdamW) chooseKernel() string {
+	if len(o.params) == 0 {
+		return KernelLoop
+	}
+	k, err := mtorch.AdamWKernel(o.params[0].p.MustDevice())
+	if err != nil {
+		slog.Warn("AdamW updates parameter by parameter", "why", err)
+		return KernelLoop
+	}
+	return k
+}
+
+// stepGroups updates each group with one call of the multi-tensor or fused
+// kernel: a handful of libtorch calls per step instead of ~8 per parameter.
+func (o *AdamW) stepGroups(lrFactor float64) {
+	type lists struct{ p, m, v, s []*ts.Tensor }
+	byGroup := make([]lists, len(o.Groups))
+	foreach := o.Kernel == mtorch.AdamWForeach
+	for _, ap := range o.params {
+		g := ap.p.MustGrad(false)
+		defined := g.MustDefined()
+		if defined && ap.m == nil {
+			ap.m = g.MustZerosLike(false)
+			ap.v = g.MustZerosLike(false)
+		}
+		if defined && foreach && ap.scratch == nil {
+			ap.scratch = g.MustZerosLike(false)
+		}
+		g.MustDrop()
+		if !defined {
+			continue
+		}
+		l := &byGroup[ap.group]
+		l.p, l.m, l.v = append(l.p, ap.p), append(l.m, ap.m), append(l.v, ap.v)
+		if foreach {
+			l.s = append(l.s, ap.scratch)
+		}
+	}
+	for gi, l := range byGroup {
+		grp := o.Groups[gi]
+		h := mtorch.AdamWHyper{LR: grp.LR * lrFactor, Beta1: o.Beta1, Beta2: o.Beta2, Eps: o.Eps, WeightDecay: grp.WeightDecay, Step: o.StepCount}
+		if err := mtorch.AdamWStep(o.Kernel, l.p, l.m, l.v, l.s, h); err != nil {
+			// A libtorch failure on tensors we created: panics as gotch's
+			// Must methods do (the trainer recovers and reports it).
+			panic(fmt.Errorf("adamw: group %s: %w", grp.Name, err))
+		}
+	}
+}
+
+// stepLoop is the per-parameter update (KernelLoop).
+func (o *AdamW) stepLoop(lrFactor float64) {
+	bc1 := 1 - math.Pow(o.Beta1, float64(o.StepCount))
+	bc2 := 1 - math.Pow(o.Beta2, float64(o.StepCount))
+	for _, ap := range o.params {
+		g := ap.p.MustGrad(false)
+		if !g.MustDefined() {
+			g.MustDrop()
+			continue
+		}
+		grp := o.Groups[ap.group]
+		lr := grp.LR * lrFactor
+		if ap.m == nil {
+			ap.m = g.MustZerosLike(false)
+			ap.v = g.MustZerosLike(false)
+		}
+		if ap.scratch == nil {
+			ap.scratch = g.MustZerosLike(false)
+		}
+		// Update through a detached alias (same storage): in-place ops
+		// on a leaf that requires grad fail if grad mode is on, and
+		// grad mode is per OS thread in libtorch. Every op below is in
+		// place on persistent tensors: fresh multi-MB temporaries per
+		// op cost page faults that made the update slower than the
+		// forward pass.
+		w := ap.p.MustDetach(false)
+		if grp.WeightDecay != 0 {
+			mulScalar(w, 1-lr*grp.WeightDecay)
+		}
+		// exp_avg = b1·exp_avg + (1-b1)·g, as a lerp towards g
+		lerp(ap.m, g, 1-o.Beta1)
+		// exp_avg_sq = b2·exp_avg_sq + (1-b2)·g²
+		s := ap.scratch
+		g.MustMulOut(s, g, false).MustDrop() // s = g², written in place
+		lerp(ap.v, s, 1-o.Beta2)
+		// w -= lr/bc1 · exp_avg / (sqrt(exp_avg_sq)/sqrt(bc2) + eps);
+		// addcdiv has no value argument in the C API, so the step
+		// size is folded into the denominator with a minus sign:
+		// s = (sqrt(v)/sqrt(bc2) + eps)·c with c = -bc1/lr, computed
+		// as sqrt(v)·(c/sqrt(bc2)) + eps·c (two passes, not three).
+		if lr != 0 { // warmup starts at 0: moments move, weights do not
+			c := -bc1 / lr
+			ap.v.MustSqrtOut(s, false).MustDrop()
+			mulScalar(s, c/math.Sqrt(bc2))
+			addScalar(s, o.Eps*c)
+			inPlace("addcdiv_", w, func(out *lib.Ctensor, self lib.Ctensor) {
+				lib.AtgAddcdiv_(out, self, lib.Ctensor(ap.m.Ctensor()), lib.Ctensor(s.Ctensor()))
+			})
+		}
+		w.MustDrop()
+		g.MustDrop()
+	}
 }
 
 // The in-place updates go through mtorch.InPlace: gotch's generated

@@ -6,6 +6,8 @@ import (
 
 	"github.com/kiln-ml/kiln/dataset"
 	"github.com/kiln-ml/kiln/modelio"
+	"github.com/kiln-ml/kiln/models"
+	mtorch "github.com/kiln-ml/kiln/models/torch"
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
 )
@@ -41,24 +43,29 @@ func EpochBatches(data []dataset.Encoded, batchSize int, seed uint64, epoch int,
 	return batches
 }
 
-// Batch holds the tensors of one micro-batch, padded to its longest row.
+// Batch holds the tensors of one micro-batch, padded to its longest row:
+// the model's inputs (IDs, Mask, Types), checked on the Go side before the
+// tensors were made, and the labels.
 type Batch struct {
-	IDs, Mask, Types *ts.Tensor
-	Labels           *ts.Tensor // int64 [B] or float [B, T]
-	N                int
+	*mtorch.Inputs
+	Labels *ts.Tensor // int64 [B] or float [B, T]
+	N      int
 }
 
 // Drop frees the batch's tensors.
 func (b *Batch) Drop() {
-	for _, t := range []*ts.Tensor{b.IDs, b.Mask, b.Types, b.Labels} {
-		if t != nil {
-			t.MustDrop()
-		}
+	if b.Inputs != nil {
+		b.Inputs.Drop()
+	}
+	if b.Labels != nil {
+		b.Labels.MustDrop()
 	}
 }
 
-// MakeBatch pads rows dynamically (to the longest in the batch).
-func MakeBatch(data []dataset.Encoded, rows []int, padID int, task string, dev gotch.Device) (*Batch, error) {
+// MakeBatch pads rows dynamically (to the longest in the batch) and checks
+// them against the model's config (mtorch.NewInputs), so the forward on the
+// batch (Model.ForwardInputs) reads nothing back from the device.
+func MakeBatch(data []dataset.Encoded, rows []int, padID int, task string, cfg *models.Config, dev gotch.Device) (*Batch, error) {
 	n := len(rows)
 	ids, types := make([][]int, n), make([][]int, n)
 	for i, r := range rows {
@@ -68,28 +75,8 @@ func MakeBatch(data []dataset.Encoded, rows []int, padID int, task string, dev g
 	if err != nil {
 		return nil, err
 	}
-	seq := padded.Seq
 	b := &Batch{N: n}
-	mk := func(v []int64) (*ts.Tensor, error) {
-		t, err := ts.OfSlice(v)
-		if err != nil {
-			return nil, err
-		}
-		t2 := t.MustView([]int64{int64(n), int64(seq)}, true)
-		if dev != gotch.CPU {
-			t2 = t2.MustTo(dev, true)
-		}
-		return t2, nil
-	}
-	if b.IDs, err = mk(padded.InputIDs); err != nil {
-		return nil, err
-	}
-	if b.Mask, err = mk(padded.AttentionMask); err != nil {
-		b.Drop()
-		return nil, err
-	}
-	if b.Types, err = mk(padded.TokenTypesOrZeros()); err != nil {
-		b.Drop()
+	if b.Inputs, err = mtorch.NewInputs(cfg, padded, dev); err != nil {
 		return nil, err
 	}
 	switch {

@@ -68,12 +68,12 @@ func predictShard(model *mtorch.Model, data []dataset.Encoded, batchSize, padID 
 			for i := s; i < min(s+batchSize, len(data)); i++ {
 				rows = append(rows, i)
 			}
-			b, err := MakeBatch(data, rows, padID, task, dev)
+			b, err := MakeBatch(data, rows, padID, task, model.Config, dev)
 			if err != nil {
 				ferr = err
 				return
 			}
-			out, err := model.Forward(b.IDs, b.Mask, b.Types, false)
+			out, err := model.ForwardInputs(b.Inputs, false)
 			b.Drop()
 			if err != nil {
 				ferr = err
@@ -189,12 +189,12 @@ func PredictLogits(model *mtorch.Model, data []dataset.Encoded, batchSize, padID
 			}
 			// The task only shapes the label tensor, which unlabelled
 			// rows do not have.
-			b, err := MakeBatch(data, rows, padID, dataset.Regression, dev)
+			b, err := MakeBatch(data, rows, padID, dataset.Regression, model.Config, dev)
 			if err != nil {
 				ferr = err
 				return
 			}
-			out, err := model.Forward(b.IDs, b.Mask, b.Types, false)
+			out, err := model.ForwardInputs(b.Inputs, false)
 			b.Drop()
 			if err != nil {
 				ferr = err

@@ -248,7 +248,7 @@ func (r *run) loadModelAndData(trainDS, validDS *dataset.Dataset) error {
 func (r *run) newOptimiser() error {
 	cfg := r.cfg
 	r.params = r.model.NamedParameters()
-	opt, err := NewAdamW(r.params, GroupOptions{LR: cfg.LR, HeadLR: cfg.HeadLR, WeightDecay: cfg.WeightDecay,
+	opt, err := NewAdamW(r.params, GroupOptions{LR: cfg.LR, HeadLR: cfg.HeadLR, WeightDecay: cfg.WeightDecay, ModelType: r.model.Config.ModelType,
 		LayerDecay: cfg.LayerDecay, NumLayers: r.model.Config.NumHiddenLayers}, 0.9, 0.999, 1e-8)
 	if err != nil {
 		return err
@@ -594,7 +594,7 @@ func (r *run) microStep(rows []int, stepRows int, last bool) (*ts.Tensor, error)
 		return nil, err
 	}
 	r.st.MicroBatches++
-	b, err := MakeBatch(r.trainData, rows, r.enc.PadID(), r.st.Task, r.dev)
+	b, err := MakeBatch(r.trainData, rows, r.enc.PadID(), r.st.Task, r.model.Config, r.dev)
 	if err != nil {
 		return nil, err
 	}

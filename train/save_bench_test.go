@@ -148,13 +148,13 @@ func oneStep(b testing.TB, m *mtorch.Model, opt *AdamW) {
 		data[i] = dataset.Encoded{IDs: ids, TypeIDs: make([]int, 32), Label: i % 2}
 	}
 	rows := []int{0, 1, 2, 3, 4, 5, 6, 7}
-	bt, err := MakeBatch(data, rows, 0, dataset.SingleLabel, gotch.CPU)
+	bt, err := MakeBatch(data, rows, 0, dataset.SingleLabel, m.Config, gotch.CPU)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer bt.Drop()
 	m.ZeroGrad()
-	o, err := m.Forward(bt.IDs, bt.Mask, bt.Types, true)
+	o, err := m.ForwardInputs(bt.Inputs, true)
 	if err != nil {
 		b.Fatal(err)
 	}

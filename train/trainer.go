@@ -466,13 +466,13 @@ func oomHint(err error, cfg Config) error {
 // to float32.
 func forwardLoss(model *mtorch.Model, b *Batch, task string, ac *mtorch.Autocast) (*ts.Tensor, *mtorch.Output, error) {
 	if ac == nil {
-		out, err := model.Forward(b.IDs, b.Mask, b.Types, true)
+		out, err := model.ForwardInputs(b.Inputs, true)
 		if err != nil {
 			return nil, nil, err
 		}
 		return lossFor(out.Logits, b.Labels, task), out, nil
 	}
-	out, err := underAutocast(ac, func() (*mtorch.Output, error) { return model.Forward(b.IDs, b.Mask, b.Types, true) })
+	out, err := underAutocast(ac, func() (*mtorch.Output, error) { return model.ForwardInputs(b.Inputs, true) })
 	if err != nil {
 		if out != nil {
 			out.Drop()

@@ -40,6 +40,7 @@ type result struct {
 	Batch         int     `json:"batch"`
 	Steps         int     `json:"steps"`
 	Checkpointing bool    `json:"checkpointing"`
+	Attention     string  `json:"attention"` // sdpa | eager (what the run used)
 	SeqPerSec     float64 `json:"seq_per_sec"`
 	// CPU seconds (user+sys, all threads) per sequence over the timed steps:
 	// less sensitive than wall time to other jobs sharing the cores.
@@ -75,6 +76,7 @@ func run() error {
 		seed    = flag.Uint64("seed", 1, "seed")
 		verbose = flag.Bool("v", false, "log progress")
 		arch    = flag.String("arch", "bert", "bert, or deberta-v3 (DeBERTa-v3's options: 256 log buckets, c2p+p2c, shared keys)")
+		attn    = flag.String("attention", "", "self-attention: sdpa, eager, or empty (sdpa where the libtorch has it)")
 	)
 	flag.Parse()
 	if !*verbose {
@@ -106,6 +108,11 @@ func run() error {
 	}
 	defer m.Free()
 	m.SetGradientCheckpointing(*ckpt)
+	m.Attention = *attn
+	used, err := m.AttentionInUse()
+	if err != nil {
+		return err
+	}
 	if err := mtorch.ManualSeed(int64(*seed)); err != nil {
 		return err
 	}
@@ -140,7 +147,7 @@ func run() error {
 		return err
 	}
 	res := result{Impl: "kiln", Arch: *arch, Threads: mtorch.NumThreads(), Layers: *layers, Hidden: *hidden, Heads: *heads,
-		Seq: *seq, Batch: *batch, Steps: *steps, Checkpointing: *ckpt}
+		Seq: *seq, Batch: *batch, Steps: *steps, Checkpointing: *ckpt, Attention: used}
 	res.BaselineMiB = procStatusMiB("VmRSS")
 	for i := 0; i < *warmup; i++ {
 		if err := step(); err != nil {

@@ -25,7 +25,7 @@ import (
 // by an older builder are not reused.
 const builderRevision = "4"
 
-//go:embed csrc/kiln_api.h csrc/kiln_api.cpp csrc/kiln_compat.h csrc/kiln_dist.h csrc/kiln_dist.cpp
+//go:embed csrc/kiln_api.h csrc/kiln_api.cpp csrc/kiln_compat.h csrc/kiln_dist.h csrc/kiln_dist.cpp csrc/kiln_optim.h csrc/kiln_optim.cpp
 //go:embed csrc/torch/csrc/distributed/autograd/context/context.h
 var kilnSources embed.FS
 
@@ -168,7 +168,7 @@ func makePlan(o *Options) (*plan, error) {
 		h.Write(b)
 	}
 	fmt.Fprintf(h, "gloo=%s\n", glooHeaders(lt))
-	for _, name := range append([]string{"kiln_api.h", "kiln_api.cpp", "kiln_compat.h"}, distSources...) {
+	for _, name := range append([]string{"kiln_api.h", "kiln_api.cpp", "kiln_compat.h", "kiln_optim.h", "kiln_optim.cpp"}, distSources...) {
 		b, err := kilnSources.ReadFile("csrc/" + name)
 		if err != nil {
 			return nil, fmt.Errorf("embedded %s: %w", name, err)
@@ -321,6 +321,7 @@ func (p *plan) build(ctx context.Context, o *Options) error {
 		"kiln_api.h":            p.sources["kiln_api.h"],
 		"kiln_compat.h":         p.sources["kiln_compat.h"],
 		"kiln_stub.h":           []byte(stubHeader),
+		"kiln_optim.h":          p.sources["kiln_optim.h"],
 	}
 	for _, name := range distSources {
 		files[name] = p.sources[name]
@@ -336,7 +337,7 @@ func (p *plan) build(ctx context.Context, o *Options) error {
 	// The hand-written units: a function that does not compile against this
 	// libtorch is stubbed like a generated wrapper (see HandWritten).
 	hand := map[string]*HandWritten{}
-	for name, src := range map[string][]byte{"torch_api_main.cpp": mainTU, "kiln_api.cpp": p.sources["kiln_api.cpp"]} {
+	for name, src := range map[string][]byte{"torch_api_main.cpp": mainTU, "kiln_api.cpp": p.sources["kiln_api.cpp"], "kiln_optim.cpp": p.sources["kiln_optim.cpp"]} {
 		hw, err := ParseHandWritten(src)
 		if err != nil {
 			return fmt.Errorf("bridge: parsing %s: %w", name, err)
@@ -373,8 +374,8 @@ func (p *plan) build(ctx context.Context, o *Options) error {
 	for _, m := range missing {
 		log.Warn("distributed backend left out of the bridge", "why", m)
 	}
-	fixed := []string{"torch_api_main.cpp", "kiln_api.cpp", "kiln_dist.cpp"}
-	fixedDirty := map[string]bool{"torch_api_main.cpp": true, "kiln_api.cpp": true}
+	fixed := []string{"torch_api_main.cpp", "kiln_api.cpp", "kiln_dist.cpp", "kiln_optim.cpp"}
+	fixedDirty := map[string]bool{"torch_api_main.cpp": true, "kiln_api.cpp": true, "kiln_optim.cpp": true}
 	if err := os.WriteFile(filepath.Join(src, "kiln_stubs.inc"), stubsInc(nil), 0o644); err != nil {
 		return fmt.Errorf("bridge build dir: %w", err)
 	}
@@ -456,6 +457,7 @@ func (p *plan) build(ctx context.Context, o *Options) error {
 	stubs := gen.Stubbed()
 	stubs = append(stubs, hand["torch_api_main.cpp"].Stubbed()...)
 	stubs = append(stubs, hand["kiln_api.cpp"].Stubbed()...)
+	stubs = append(stubs, hand["kiln_optim.cpp"].Stubbed()...)
 	if err := os.WriteFile(filepath.Join(src, "kiln_stubs.inc"), stubsInc(stubs), 0o644); err != nil {
 		return fmt.Errorf("bridge build dir: %w", err)
 	}

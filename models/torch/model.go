@@ -76,6 +76,11 @@ type Model struct {
 	Config *models.Config
 	// OutputHiddenStates makes Forward return every layer's output.
 	OutputHiddenStates bool
+	// Attention is the self-attention implementation (HF's
+	// attn_implementation): AttentionSDPA, AttentionEager, or "" for SDPA
+	// where the libtorch has it (SDPAUnavailable) and eager otherwise.
+	// DeBERTa's disentangled attention is always eager.
+	Attention string
 
 	dev    gotch.Device
 	params []NamedParameter
@@ -259,63 +264,6 @@ func (m *Model) Free() {
 	m.params, m.byName = nil, nil
 }
 
-// checkInputs validates shapes, dtypes and id ranges so that bad input is an
-// error here rather than a fatal libtorch error deep inside an op.
-func (m *Model) checkInputs(inputIDs, attentionMask, tokenTypeIDs *ts.Tensor) (b, s int64, err error) {
-	cfg := m.Config
-	if inputIDs == nil {
-		return 0, 0, fmt.Errorf("forward: input_ids is nil")
-	}
-	shape := inputIDs.MustSize()
-	if len(shape) != 2 || shape[0] == 0 || shape[1] == 0 {
-		return 0, 0, fmt.Errorf("forward: input_ids must be [batch, seq] and non-empty, got %v", shape)
-	}
-	b, s = shape[0], shape[1]
-	maxLen := int64(cfg.MaxSequenceLength())
-	if cfg.ModelType == models.TypeDeBERTaV2 && !cfg.Deberta.PositionBiasedInput {
-		maxLen = math.MaxInt64 // relative positions only
-	}
-	if s > maxLen {
-		return 0, 0, fmt.Errorf("forward: sequence length %d exceeds the model's %d positions", s, maxLen)
-	}
-	check := func(name string, t *ts.Tensor, hi int64) error {
-		if t == nil {
-			return nil
-		}
-		if t.DType() != gotch.Int64 {
-			return fmt.Errorf("forward: %s must be int64, got %v", name, t.DType())
-		}
-		if sh := t.MustSize(); !slices.Equal(sh, shape) {
-			return fmt.Errorf("forward: %s has shape %v, input_ids %v", name, sh, shape)
-		}
-		mn := t.MustMin(false)
-		mx := t.MustMax(false)
-		lo, up := mn.Int64Values()[0], mx.Int64Values()[0]
-		mn.MustDrop()
-		mx.MustDrop()
-		if lo < 0 || up >= hi {
-			return fmt.Errorf("forward: %s values must be in [0, %d), got [%d, %d]", name, hi, lo, up)
-		}
-		return nil
-	}
-	if err := check("input_ids", inputIDs, int64(cfg.VocabSize)); err != nil {
-		return 0, 0, err
-	}
-	if err := check("attention_mask", attentionMask, 2); err != nil {
-		return 0, 0, err
-	}
-	if cfg.ModelType == models.TypeDistilBERT {
-		return b, s, nil // no token-type embeddings: Forward ignores them
-	}
-	if cfg.ModelType == models.TypeDeBERTaV2 && cfg.TypeVocabSize == 0 {
-		tokenTypeIDs = nil // HF's DebertaV2Embeddings ignores them
-	}
-	if err := check("token_type_ids", tokenTypeIDs, int64(cfg.TypeVocabSize)); err != nil {
-		return 0, 0, err
-	}
-	return b, s, nil
-}
-
 // fwdCtx carries what every layer of one forward needs.
 type fwdCtx struct {
 	b, s      int64
@@ -324,6 +272,7 @@ type fwdCtx struct {
 	maskFloat *ts.Tensor // [B,S] 1/0 float, for pooling
 	deb       *debertaCtx
 	train     bool
+	sdpa      bool // attention through scaled_dot_product_attention
 }
 
 func (c *fwdCtx) drop() {
@@ -342,16 +291,41 @@ func (c *fwdCtx) drop() {
 // ignores tokenTypeIDs (HF's tokenizer for it returns none), so callers can
 // pass one batch layout to every architecture. train enables dropout (and, with gradient
 // checkpointing on, recomputation in Backward).
+//
+// Forward checks the values of the id tensors, reading them back from the
+// device; ForwardInputs on inputs made by NewInputs does not.
 func (m *Model) Forward(inputIDs, attentionMask, tokenTypeIDs *ts.Tensor, train bool) (*Output, error) {
 	InitThreads() // this OS thread's OpenMP count (see InitThreads)
 	b, s, err := m.checkInputs(inputIDs, attentionMask, tokenTypeIDs)
 	if err != nil {
 		return nil, err
 	}
+	return m.forward(inputIDs, attentionMask, tokenTypeIDs, b, s, train)
+}
+
+// ForwardInputs is Forward on inputs NewInputs checked against this
+// model's config: no host synchronisation before the encoder runs.
+func (m *Model) ForwardInputs(in *Inputs, train bool) (*Output, error) {
+	InitThreads()
+	if in == nil || in.IDs == nil {
+		return nil, fmt.Errorf("forward: no inputs")
+	}
+	if lim := limitsOf(m.Config); !lim.allows(in.lim) {
+		return nil, fmt.Errorf("forward: inputs were checked against another config (vocabulary %d, type vocabulary %d, %d positions); this model has %d, %d, %d",
+			in.lim.vocab, in.lim.typeVocab, in.lim.maxLen, lim.vocab, lim.typeVocab, lim.maxLen)
+	}
+	return m.forward(in.IDs, in.Mask, in.Types, in.b, in.s, train)
+}
+
+func (m *Model) forward(inputIDs, attentionMask, tokenTypeIDs *ts.Tensor, b, s int64, train bool) (*Output, error) {
+	sdpa, err := m.attention()
+	if err != nil {
+		return nil, err
+	}
 	m.dropCkpt() // a forward without Backward abandons the previous recomputation
 	gradOn, release := pinGrad()
 	defer release()
-	ctx, err := m.newCtx(inputIDs, attentionMask, b, s, train)
+	ctx, err := m.newCtx(inputIDs, attentionMask, b, s, train, sdpa)
 	if err != nil {
 		return nil, err
 	}
@@ -407,8 +381,8 @@ func (m *Model) Forward(inputIDs, attentionMask, tokenTypeIDs *ts.Tensor, train 
 	return out, nil
 }
 
-func (m *Model) newCtx(inputIDs, attentionMask *ts.Tensor, b, s int64, train bool) (*fwdCtx, error) {
-	ctx := &fwdCtx{b: b, s: s, train: train}
+func (m *Model) newCtx(inputIDs, attentionMask *ts.Tensor, b, s int64, train, sdpa bool) (*fwdCtx, error) {
+	ctx := &fwdCtx{b: b, s: s, train: train, sdpa: sdpa}
 	var mask *ts.Tensor
 	if attentionMask != nil {
 		mask = attentionMask.MustTo(m.dev, false)
@@ -418,7 +392,7 @@ func (m *Model) newCtx(inputIDs, attentionMask *ts.Tensor, b, s int64, train boo
 	ctx.maskFloat = mask.MustTotype(gotch.Float, false)
 	if m.deb != nil {
 		m.newDebertaCtx(ctx)
-	} else if m.Config.ModelType == models.TypeDistilBERT {
+	} else if m.Config.ModelType == models.TypeDistilBERT && !sdpa {
 		// (mask == 0).view(bs, 1, 1, k)
 		eq := mask.MustEq(ts.IntScalar(0), false)
 		ctx.boolMask = eq.MustView([]int64{b, 1, 1, s}, true)
@@ -538,6 +512,13 @@ func (m *Model) layerForward(l *encoderLayer, x *ts.Tensor, ctx *fwdCtx) *ts.Ten
 	k := qkv.MustSelect(0, 1, false)
 	v := qkv.MustSelect(0, 2, false)
 	qkv.MustDrop()
+	if ctx.sdpa {
+		c := m.sdpa(q, k, v, ctx)
+		c = c.MustPermute([]int64{0, 2, 1, 3}, true)
+		c = c.MustContiguous(true)
+		c = c.MustView([]int64{b, s, H}, true)
+		return m.layerOutput(l, c, x, ctx)
+	}
 	if distil {
 		q = q.MustDivScalar(ts.FloatScalar(math.Sqrt(float64(hd))), true)
 	}
