@@ -98,7 +98,7 @@ The bearer token of --api-key may also come from $KILN_API_KEY.`,
 	f.BoolVar(&cfg.DisableGraphOptimization, "disable-graph-optimization", false, "turn ONNX Runtime's graph rewrites off (debugging)")
 	f.BoolVar(&noWarmup, "no-warmup", false, "mark /ready at once instead of running the common batch shapes first")
 	f.IntVar(&cfg.MaxBatchSize, "max-batch-size", cfg.MaxBatchSize, "sequences per batch (1 turns dynamic batching off)")
-	f.IntVar(&cfg.MaxBatchTokens, "max-batch-tokens", cfg.MaxBatchTokens, "padded tokens per batch (longest sequence × sequences)")
+	f.IntVar(&cfg.MaxBatchTokens, "max-batch-tokens", cfg.MaxBatchTokens, "padded tokens per batch (longest sequence × sequences); 0 = 512 on the CPU, where longer batches cost more per sequence than they save, 16384 on CUDA")
 	f.DurationVar(&cfg.MaxBatchDelay, "max-batch-delay", cfg.MaxBatchDelay, "longest wait for a batch to fill while a session is idle (0: run what is queued at once; batches still form while sessions are busy)")
 	f.Float64Var(&cfg.MaxBatchPadding, "max-batch-padding", cfg.MaxBatchPadding, "largest fraction of a batch's tokens that may be padding (0 = no cap, better on a GPU); longer or shorter sequences wait for a batch of their own length")
 	f.IntVar(&cfg.BatchWindow, "batch-window", cfg.BatchWindow, "group batches by length among the oldest N queued sequences (at least --max-batch-size); later ones wait until those have started, so none is overtaken by more than N-1 (0 = the whole queue)")
