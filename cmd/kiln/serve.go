@@ -41,16 +41,16 @@ Requests are tokenised in parallel, queued and run in dynamic batches of at
 most --max-batch-size sequences and --max-batch-tokens padded tokens. A batch
 closes as soon as an ONNX Runtime session is free (--max-batch-delay 0) and
 takes the oldest queued sequence with others of similar length from the
-oldest --batch-window, within --max-batch-padding; the defaults are chosen
-for CPUs by measurement (bench/serve), where batching then is never worse
-than --max-batch-size 1. On a GPU, --max-batch-padding 0 --batch-window 0
-lets batches grow. Work is bounded by tokens and
-bytes, not only by requests: a request over --max-request-chars or
---max-request-tokens gets 413 before it costs much; one that the queued work
-would not let finish within --request-timeout (estimated from the measured
-cost per token), a full queue, too many concurrent requests or too many large
-bodies in flight (--max-admitted-bytes, held until each response is written)
-get 429 with Retry-After at once. SIGTERM stops accepting, drains in-flight
+oldest --batch-window, within --max-batch-padding. The defaults are chosen
+for CPUs by measurement (bench/serve: small batches of similar length, one
+thread per session); on a GPU, --max-batch-padding 0 --batch-window 0 lets
+batches grow. Work is bounded by tokens and bytes, not only by requests: a
+request over --max-request-chars or --max-request-tokens gets 413 before it
+costs much; one that the queued work would not let finish within
+--request-timeout (estimated from the measured cost per token), a full
+queue, too many concurrent requests or too many large bodies in flight
+(--max-admitted-bytes, held until each response is written) get 429 with
+Retry-After at once. SIGTERM stops accepting, drains in-flight
 requests for at most --drain-timeout, answers what cannot finish in time with
 503 and exits 0.
 
