@@ -102,7 +102,7 @@ type Config struct {
 
 // Padded tokens per batch when Config.MaxBatchTokens is 0, by where batches
 // run. Measured with bench/serve -probe (RESULTS.md): on a CPU a batch of k
-// similar-length sequences costs 0.62–0.7 × their single runs per sequence
+// similar-length sequences costs 0.62–0.73 × their single runs per sequence
 // at 25 tokens, 0.8–0.98 × at 64–128 tokens, but 1.05–1.18 × at 250 tokens
 // (k ≥ 4): the gain is the per-run overhead, which long sequences do not
 // have, while big batches fall out of the caches. 512 tokens keeps the
