@@ -62,8 +62,8 @@ func (f *fakeRunner) Run(ctx context.Context, in []batcher.Input) ([][]float32, 
 	f.ran.Add(int64(len(in)))
 	return rows, nil
 }
-func (f *fakeRunner) Concurrency() int       { return 1 }
-func (f *fakeRunner) NumLabels() int         { return f.labels }
+func (f *fakeRunner) Concurrency() int { return 1 }
+func (f *fakeRunner) NumLabels() int   { return f.labels }
 func (f *fakeRunner) Provider() string {
 	if f.provider == "" {
 		return "FakeExecutionProvider"
