@@ -34,6 +34,7 @@ type fakeRunner struct {
 	warmed   atomic.Int32
 	ran      atomic.Int64 // sequences run
 	closed   atomic.Bool
+	provider string // "" = FakeExecutionProvider
 }
 
 func fakeLogits(ids []int64, labels int) []float32 {
@@ -61,9 +62,14 @@ func (f *fakeRunner) Run(ctx context.Context, in []batcher.Input) ([][]float32, 
 	f.ran.Add(int64(len(in)))
 	return rows, nil
 }
-func (f *fakeRunner) Concurrency() int       { return 1 }
-func (f *fakeRunner) NumLabels() int         { return f.labels }
-func (f *fakeRunner) Provider() string       { return "FakeExecutionProvider" }
+func (f *fakeRunner) Concurrency() int { return 1 }
+func (f *fakeRunner) NumLabels() int   { return f.labels }
+func (f *fakeRunner) Provider() string {
+	if f.provider == "" {
+		return "FakeExecutionProvider"
+	}
+	return f.provider
+}
 func (f *fakeRunner) FallbackReason() string { return "" }
 func (f *fakeRunner) Warmup(context.Context, []backend.Shape) (time.Duration, error) {
 	f.warmed.Add(1)
@@ -474,4 +480,30 @@ func smallReceiveBuffer(_, _ string, c syscall.RawConn) error {
 		serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
 	})
 	return errors.Join(err, serr)
+}
+
+// TestBatchTokensByProvider: a zero --max-batch-tokens takes the budget of
+// where batches run (small on the CPU, where long batches cost more per
+// sequence than they save; TEI's on a GPU); a set one is kept.
+func TestBatchTokensByProvider(t *testing.T) {
+	for _, tc := range []struct {
+		provider string
+		set      int
+		want     int
+	}{
+		{"CPUExecutionProvider", 0, CPUMaxBatchTokens},
+		{"CUDAExecutionProvider", 0, GPUMaxBatchTokens},
+		{"CPUExecutionProvider", 2048, 2048},
+	} {
+		t.Run(fmt.Sprintf("%s/%d", tc.provider, tc.set), func(t *testing.T) {
+			inf, err := NewInfer(Config{ModelDir: fakeModelDir(t), Runner: &fakeRunner{labels: 3, provider: tc.provider}, MaxBatchTokens: tc.set}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer inf.Close(context.Background())
+			if got := inf.batch.Config().MaxBatchTokens; got != tc.want {
+				t.Errorf("batch tokens %d, want %d", got, tc.want)
+			}
+		})
+	}
 }

@@ -88,6 +88,12 @@ func NewInfer(cfg Config, obs batcher.Observer) (*Infer, error) {
 		run.Close()
 		return nil, fmt.Errorf("%s: %w", cfg.ModelDir, err)
 	}
+	if cfg.MaxBatchTokens == 0 {
+		cfg.MaxBatchTokens = GPUMaxBatchTokens
+		if run.Provider() == ort.CPUProvider {
+			cfg.MaxBatchTokens = CPUMaxBatchTokens
+		}
+	}
 	bt, err := batcher.New(batcher.Config{
 		MaxBatchSize: cfg.MaxBatchSize, MaxBatchTokens: cfg.MaxBatchTokens, MaxDelay: cfg.MaxBatchDelay, MaxPadding: cfg.MaxBatchPadding,
 		Window: cfg.BatchWindow, QueueSize: cfg.MaxQueue, Workers: run.Concurrency(), Observer: obs,

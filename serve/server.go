@@ -50,7 +50,9 @@ type Config struct {
 	Warmup                         bool
 
 	// Batching.
-	MaxBatchSize   int
+	MaxBatchSize int
+	// MaxBatchTokens caps padded tokens per batch; 0 = CPUMaxBatchTokens on
+	// the CPU, GPUMaxBatchTokens elsewhere.
 	MaxBatchTokens int
 	MaxBatchDelay  time.Duration
 	// MaxBatchPadding caps the fraction of a batch that is padding (0 = no
@@ -98,6 +100,19 @@ type Config struct {
 	Runner Runner
 }
 
+// Padded tokens per batch when Config.MaxBatchTokens is 0, by where batches
+// run. Measured with bench/serve -probe (RESULTS.md): on a CPU a batch of k
+// similar-length sequences costs 0.62–0.73 × their single runs per sequence
+// at 25 tokens, 0.8–0.98 × at 64–128 tokens, but 1.05–1.18 × at 250 tokens
+// (k ≥ 4): the gain is the per-run overhead, which long sequences do not
+// have, while big batches fall out of the caches. 512 tokens keeps the
+// gainful shapes (18 × 25, 8 × 64, 4 × 128) and runs long sequences alone
+// or in pairs. On a GPU bigger batches are the whole gain: TEI's default.
+const (
+	CPUMaxBatchTokens = 512
+	GPUMaxBatchTokens = 16384
+)
+
 // Defaults returns the configuration `kiln serve` starts from.
 func Defaults() Config {
 	return Config{
@@ -109,7 +124,7 @@ func Defaults() Config {
 		// most 10% of its tokens are padding, because on a CPU a padded
 		// token costs what a real one does.
 		Device: "auto", Sessions: 0, Warmup: true,
-		MaxBatchSize: 32, MaxBatchTokens: 16384, MaxBatchPadding: 0.1, BatchWindow: 32, MaxQueue: 2048,
+		MaxBatchSize: 32, MaxBatchTokens: 0, MaxBatchPadding: 0.1, BatchWindow: 32, MaxQueue: 2048,
 		MaxConcurrentRequests: 512, MaxInputsPerRequest: 64, MaxTextChars: 100_000, MaxRequestChars: 256 << 10,
 		MaxAdmittedBytes: 1 << 20, BodyLimit: 2 << 20,
 		RequestTimeout: 30 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second,
@@ -134,7 +149,6 @@ func (c *Config) fill() {
 	}
 	setInt(&c.Sessions, d.Sessions)
 	setInt(&c.MaxBatchSize, d.MaxBatchSize)
-	setInt(&c.MaxBatchTokens, d.MaxBatchTokens)
 	setInt(&c.MaxQueue, d.MaxQueue)
 	setInt(&c.MaxConcurrentRequests, d.MaxConcurrentRequests)
 	setInt(&c.MaxInputsPerRequest, d.MaxInputsPerRequest)

@@ -25,6 +25,9 @@ import (
 func (d *direct) probe(dir string, rounds int, dur time.Duration) error {
 	byLen := d.order()
 	ks := []int{2, 4, 8, 16, 32}
+	if len(byLen) <= 2*ks[len(ks)-1] {
+		return fmt.Errorf("-probe needs more than %d texts, got %d", 2*ks[len(ks)-1], len(byLen))
+	}
 	fmt.Printf("\n(probe) ORT in-process, 1 session, intra-op threads as -threads: a batch of k texts of similar length vs the same texts one by one\n")
 	fmt.Printf("%4s %14s %14s %18s %8s\n", "k", "µs/seq batch", "µs/seq single", "batch/single", "slices")
 	for _, k := range ks {

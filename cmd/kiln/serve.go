@@ -41,16 +41,16 @@ Requests are tokenised in parallel, queued and run in dynamic batches of at
 most --max-batch-size sequences and --max-batch-tokens padded tokens. A batch
 closes as soon as an ONNX Runtime session is free (--max-batch-delay 0) and
 takes the oldest queued sequence with others of similar length from the
-oldest --batch-window, within --max-batch-padding; the defaults are chosen
-for CPUs by measurement (bench/serve), where batching then is never worse
-than --max-batch-size 1. On a GPU, --max-batch-padding 0 --batch-window 0
-lets batches grow. Work is bounded by tokens and
-bytes, not only by requests: a request over --max-request-chars or
---max-request-tokens gets 413 before it costs much; one that the queued work
-would not let finish within --request-timeout (estimated from the measured
-cost per token), a full queue, too many concurrent requests or too many large
-bodies in flight (--max-admitted-bytes, held until each response is written)
-get 429 with Retry-After at once. SIGTERM stops accepting, drains in-flight
+oldest --batch-window, within --max-batch-padding. The defaults are chosen
+for CPUs by measurement (bench/serve: small batches of similar length, one
+thread per session); on a GPU, --max-batch-padding 0 --batch-window 0 lets
+batches grow. Work is bounded by tokens and bytes, not only by requests: a
+request over --max-request-chars or --max-request-tokens gets 413 before it
+costs much; one that the queued work would not let finish within
+--request-timeout (estimated from the measured cost per token), a full
+queue, too many concurrent requests or too many large bodies in flight
+(--max-admitted-bytes, held until each response is written) get 429 with
+Retry-After at once. SIGTERM stops accepting, drains in-flight
 requests for at most --drain-timeout, answers what cannot finish in time with
 503 and exits 0.
 
@@ -98,7 +98,7 @@ The bearer token of --api-key may also come from $KILN_API_KEY.`,
 	f.BoolVar(&cfg.DisableGraphOptimization, "disable-graph-optimization", false, "turn ONNX Runtime's graph rewrites off (debugging)")
 	f.BoolVar(&noWarmup, "no-warmup", false, "mark /ready at once instead of running the common batch shapes first")
 	f.IntVar(&cfg.MaxBatchSize, "max-batch-size", cfg.MaxBatchSize, "sequences per batch (1 turns dynamic batching off)")
-	f.IntVar(&cfg.MaxBatchTokens, "max-batch-tokens", cfg.MaxBatchTokens, "padded tokens per batch (longest sequence × sequences)")
+	f.IntVar(&cfg.MaxBatchTokens, "max-batch-tokens", cfg.MaxBatchTokens, "padded tokens per batch (longest sequence × sequences); 0 = 512 on the CPU, where longer batches cost more per sequence than they save, 16384 on CUDA")
 	f.DurationVar(&cfg.MaxBatchDelay, "max-batch-delay", cfg.MaxBatchDelay, "longest wait for a batch to fill while a session is idle (0: run what is queued at once; batches still form while sessions are busy)")
 	f.Float64Var(&cfg.MaxBatchPadding, "max-batch-padding", cfg.MaxBatchPadding, "largest fraction of a batch's tokens that may be padding (0 = no cap, better on a GPU); longer or shorter sequences wait for a batch of their own length")
 	f.IntVar(&cfg.BatchWindow, "batch-window", cfg.BatchWindow, "group batches by length among the oldest N queued sequences (at least --max-batch-size); later ones wait until those have started, so none is overtaken by more than N-1 (0 = the whole queue)")
