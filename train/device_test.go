@@ -26,6 +26,7 @@ func TestResolveDevice(t *testing.T) {
 		{in: "cuda", err: why},
 		{in: "cuda:1", err: why},
 		{in: "gpu0", err: `device "gpu0": want auto, cpu, cuda or cuda:N`},
+		{in: "cuda0", err: `device "cuda0": want auto, cpu, cuda or cuda:N`},
 		{in: "", err: `device "": want auto, cpu, cuda or cuda:N`},
 	}
 	for _, c := range cases {

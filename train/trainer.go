@@ -194,7 +194,7 @@ func ResolveDevice(s string) (dev gotch.Device, fallback string, err error) {
 		}
 		return dev, "", nil
 	}
-	if dev, err = parseDevice(s); err != nil && !strings.HasPrefix(s, "cuda") {
+	if dev, err = parseDevice(s); err != nil && s != "cuda" && !strings.HasPrefix(s, "cuda:") {
 		err = fmt.Errorf("device %q: want auto, cpu, cuda or cuda:N", s)
 	}
 	return dev, "", err

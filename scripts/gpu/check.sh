@@ -311,10 +311,12 @@ else
 		record export-verify-cuda fail "--verify-device $vdev: $(tailof export-verify-cuda 3)"
 	fi
 fi
-# predict-onnx-STAGE DEVICE REF_JSONL: kiln predict on the export vs kiln's
-# libtorch logits of the same rows (logits stage) on the same device.
+# predict_onnx STAGE DEVICE REF_JSONL TOL: kiln predict on the export vs
+# kiln's libtorch logits of the same rows (logits stage) on the same device.
+# The CUDA provider serves with TF32 matrix products (libtorch does not), so
+# its tolerance is wider; export-verify-cuda holds it to float32's 1e-4.
 predict_onnx() {
-	local stage=$1 dev=$2 ref=$3
+	local stage=$1 dev=$2 ref=$3 tol=$4
 	if [[ ! -f "$EXPORT/model.onnx" ]]; then
 		record "$stage" fail "no export"
 	elif [[ ! -f "$ref" ]]; then
@@ -322,17 +324,17 @@ predict_onnx() {
 	elif ! ONNXRUNTIME_LIB="$ORT" ort_env run "$stage" "$KILN" predict --backend onnx --device "$dev" --model "$EXPORT" \
 		--input "$OUT/logits-rows.csv" --logits --json --max-length 128 --output "$OUT/$stage.jsonl"; then
 		record "$stage" fail "kiln predict --backend onnx --device $dev: $(tailof "$stage" 2)"
-	elif run "$stage-compare" "$PY" "$HELPER" compare-logits "$OUT/$stage.jsonl" "$ref" 1e-4; then
-		record "$stage" pass "--device $dev vs libtorch, $N_LOGITS dev rows, $(tailof "$stage-compare" 1)$(grep -m1 '^predict: ' "$OUT/$stage.log" | cut -c1-120)"
+	elif run "$stage-compare" "$PY" "$HELPER" compare-logits "$OUT/$stage.jsonl" "$ref" "$tol"; then
+		record "$stage" pass "--device $dev vs libtorch, $N_LOGITS dev rows, $(tailof "$stage-compare" 1)$(grep -m1 '^predict: ' "$OUT/$stage.log" | cut -c1-120 | sed 's/^/; /')"
 	else
 		record "$stage" fail "--device $dev vs libtorch, $N_LOGITS dev rows, $(tailof "$stage-compare" 1)"
 	fi
 }
 if ((!GPU)); then
 	record predict-onnx-cuda skip "no CUDA device"
-	predict_onnx predict-onnx-cpu auto "$OUT/logits-cpu-kiln.jsonl"
+	predict_onnx predict-onnx-cpu auto "$OUT/logits-cpu-kiln.jsonl" 1e-4
 elif ((ORT_CUDA)); then
-	predict_onnx predict-onnx-cuda cuda "$OUT/logits-cuda-kiln.jsonl"
+	predict_onnx predict-onnx-cuda cuda "$OUT/logits-cuda-kiln.jsonl" 1e-2
 else
 	record predict-onnx-cuda skip "$(bash "$ORTSTAGE" status)"
 fi
