@@ -151,7 +151,8 @@ func (o *AdamW) chooseKernel() string {
 func (o *AdamW) stepGroups(lrFactor float64) {
 	type lists struct{ p, m, v, s []*ts.Tensor }
 	byGroup := make([]lists, len(o.Groups))
-	foreach := o.Kernel == mtorch.AdamWForeach
+	// The foreach kernel's workspace: on the CPU only (see mtorch.AdamWStep).
+	scratch := o.Kernel == mtorch.AdamWForeach && len(o.params) > 0 && o.params[0].p.MustDevice() == gotch.CPU
 	for _, ap := range o.params {
 		g := ap.p.MustGrad(false)
 		defined := g.MustDefined()
@@ -159,7 +160,7 @@ func (o *AdamW) stepGroups(lrFactor float64) {
 			ap.m = g.MustZerosLike(false)
 			ap.v = g.MustZerosLike(false)
 		}
-		if defined && foreach && ap.scratch == nil {
+		if defined && scratch && ap.scratch == nil {
 			ap.scratch = g.MustZerosLike(false)
 		}
 		g.MustDrop()
@@ -168,7 +169,7 @@ func (o *AdamW) stepGroups(lrFactor float64) {
 		}
 		l := &byGroup[ap.group]
 		l.p, l.m, l.v = append(l.p, ap.p), append(l.m, ap.m), append(l.v, ap.v)
-		if foreach {
+		if scratch {
 			l.s = append(l.s, ap.scratch)
 		}
 	}
