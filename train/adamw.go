@@ -152,7 +152,7 @@ func (o *AdamW) stepGroups(lrFactor float64) {
 	type lists struct{ p, m, v, s []*ts.Tensor }
 	byGroup := make([]lists, len(o.Groups))
 	// The foreach kernel's workspace: on the CPU only (see mtorch.AdamWStep).
-	scratch := o.Kernel == mtorch.AdamWForeach && len(o.params) > 0 && o.params[0].p.MustDevice() == gotch.CPU
+	scratch := o.Kernel == mtorch.AdamWForeach && len(o.params) > 0 && !o.params[0].p.MustDevice().IsCuda()
 	for _, ap := range o.params {
 		g := ap.p.MustGrad(false)
 		defined := g.MustDefined()
