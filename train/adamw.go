@@ -41,8 +41,9 @@ type AdamW struct {
 	// Kernel is how Step updates: mtorch.AdamWFused or mtorch.AdamWForeach
 	// (one libtorch call per group, as torch.optim.AdamW(fused=True) or
 	// (foreach=True)), or KernelLoop (in-place ops parameter by parameter
-	// from Go, for a bridge that predates kiln_optim.cpp). "" = the fastest
-	// the bridge has for the parameters' device, chosen at the first Step.
+	// from Go, for a bridge that predates kiln_optim.cpp). NewAdamW sets
+	// the fastest the bridge has for the parameters' device; "" chooses it
+	// at the first Step.
 	Kernel string
 	params []*adamParam
 }
@@ -112,6 +113,9 @@ func NewAdamW(params []mtorch.NamedParameter, o GroupOptions, beta1, beta2, eps 
 			opt.Groups = append(opt.Groups, ParamGroup{Name: tag, LR: lr, WeightDecay: wd})
 		}
 		opt.params = append(opt.params, &adamParam{name: np.Name, p: np.Tensor, group: g})
+	}
+	if len(opt.params) > 0 && opt.params[0].p != nil {
+		opt.Kernel = opt.chooseKernel()
 	}
 	return opt, nil
 }
