@@ -2,10 +2,12 @@ package torch
 
 import (
 	"math"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/sugarme/gotch"
+	"github.com/sugarme/gotch/ts"
 
 	"github.com/kiln-ml/kiln/models"
 )
@@ -35,14 +37,7 @@ func TestSDPAMatchesEager(t *testing.T) {
 			cfg := smallConfig(mt)
 			off := 0.0 // DistilBERT's seq_classif_dropout too
 			cfg.HiddenDropoutProb, cfg.AttentionProbsDropoutProb, cfg.ClassifierDropout = 0, 0, &off
-			m, err := NewSeeded(cfg, gotch.CPU, 7)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer m.Free()
-			ids, mask := batch(cfg, 4, 19, 3) // rows of 19, 17, 15 and 13 tokens
-			defer ids.MustDrop()
-			defer mask.MustDrop()
+			m, ids, mask := modelAndBatch(t, cfg, 7, 4, 19) // rows of 19, 17, 15 and 13 tokens
 			type result struct {
 				logits, hidden []float32
 				grads          map[string][]float32
@@ -105,15 +100,8 @@ func TestSDPAMatchesEager(t *testing.T) {
 	t.Run("dropout", func(t *testing.T) {
 		cfg := smallConfig(models.TypeBERT)
 		cfg.HiddenDropoutProb, cfg.AttentionProbsDropoutProb = 0, 0.5
-		m, err := NewSeeded(cfg, gotch.CPU, 7)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer m.Free()
+		m, ids, mask := modelAndBatch(t, cfg, 7, 2, 11)
 		m.Attention = AttentionSDPA
-		ids, mask := batch(cfg, 2, 11, 4)
-		defer ids.MustDrop()
-		defer mask.MustDrop()
 		logits := func(train bool, seed int64) []float32 {
 			if err := ManualSeed(seed); err != nil {
 				t.Fatal(err)
@@ -127,18 +115,10 @@ func TestSDPAMatchesEager(t *testing.T) {
 			return v
 		}
 		a, b, c, off := logits(true, 5), logits(true, 5), logits(true, 6), logits(false, 5)
-		same := func(x, y []float32) bool {
-			for i := range x {
-				if x[i] != y[i] {
-					return false
-				}
-			}
-			return true
-		}
-		if !same(a, b) {
+		if !slices.Equal(a, b) {
 			t.Error("same seed, different logits: SDPA's dropout does not follow the generator")
 		}
-		if same(a, c) || same(a, off) {
+		if slices.Equal(a, c) || slices.Equal(a, off) {
 			t.Error("attention dropout had no effect in training")
 		}
 	})
@@ -147,15 +127,7 @@ func TestSDPAMatchesEager(t *testing.T) {
 // testSDPAFallback: without the kernel, asking for it is an error that
 // says why, and the default is the eager attention.
 func testSDPAFallback(t *testing.T) {
-	cfg := smallConfig(models.TypeBERT)
-	m, err := NewSeeded(cfg, gotch.CPU, 7)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Free()
-	ids, mask := batch(cfg, 2, 5, 1)
-	defer ids.MustDrop()
-	defer mask.MustDrop()
+	m, ids, mask := modelAndBatch(t, smallConfig(models.TypeBERT), 7, 2, 5)
 	m.Attention = AttentionSDPA
 	if _, err := m.Forward(ids, mask, nil, false); err == nil || !strings.Contains(err.Error(), "not available") {
 		t.Errorf("attention sdpa without the kernel: error %v", err)
@@ -174,14 +146,7 @@ func TestDebertaAttentionIsEager(t *testing.T) {
 	cfg := models.DefaultConfig(models.TypeDeBERTaV2)
 	cfg.HiddenSize, cfg.NumHiddenLayers, cfg.NumAttentionHeads, cfg.IntermediateSize, cfg.VocabSize = 32, 1, 2, 48, 101
 	cfg.SetNumLabels(2)
-	m, err := NewSeeded(cfg, gotch.CPU, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Free()
-	ids, mask := batch(cfg, 2, 5, 1)
-	defer ids.MustDrop()
-	defer mask.MustDrop()
+	m, ids, mask := modelAndBatch(t, cfg, 1, 2, 5)
 	for _, tc := range []struct{ attn, wantErr string }{{"", ""}, {AttentionEager, ""}, {AttentionSDPA, "eager only"}, {"flash", "want"}} {
 		m.Attention = tc.attn
 		out, err := m.Forward(ids, mask, nil, false)
@@ -195,4 +160,21 @@ func TestDebertaAttentionIsEager(t *testing.T) {
 			t.Errorf("attention %q: error %v, want %q", tc.attn, err, tc.wantErr)
 		}
 	}
+}
+
+// modelAndBatch builds a seeded model and a padded [b, s] batch (batch),
+// freed when the test ends.
+func modelAndBatch(t *testing.T, cfg *models.Config, seed uint64, b, s int) (m *Model, ids, mask *ts.Tensor) {
+	t.Helper()
+	m, err := NewSeeded(cfg, gotch.CPU, seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, mask = batch(cfg, b, s, int64(seed))
+	t.Cleanup(func() {
+		ids.MustDrop()
+		mask.MustDrop()
+		m.Free()
+	})
+	return m, ids, mask
 }
