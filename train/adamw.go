@@ -41,8 +41,9 @@ type AdamW struct {
 	// Kernel is how Step updates: mtorch.AdamWFused or mtorch.AdamWForeach
 	// (one libtorch call per group, as torch.optim.AdamW(fused=True) or
 	// (foreach=True)), or KernelLoop (in-place ops parameter by parameter
-	// from Go, for a bridge that predates kiln_optim.cpp). "" = the fastest
-	// the bridge has for the parameters' device, chosen at the first Step.
+	// from Go, for a bridge that predates kiln_optim.cpp). NewAdamW sets
+	// the fastest the bridge has for the parameters' device; "" chooses it
+	// at the first Step.
 	Kernel string
 	params []*adamParam
 }
@@ -113,6 +114,9 @@ func NewAdamW(params []mtorch.NamedParameter, o GroupOptions, beta1, beta2, eps 
 		}
 		opt.params = append(opt.params, &adamParam{name: np.Name, p: np.Tensor, group: g})
 	}
+	if len(opt.params) > 0 && opt.params[0].p != nil {
+		opt.Kernel = opt.chooseKernel()
+	}
 	return opt, nil
 }
 
@@ -151,7 +155,8 @@ func (o *AdamW) chooseKernel() string {
 func (o *AdamW) stepGroups(lrFactor float64) {
 	type lists struct{ p, m, v, s []*ts.Tensor }
 	byGroup := make([]lists, len(o.Groups))
-	foreach := o.Kernel == mtorch.AdamWForeach
+	// The foreach kernel's workspace: on the CPU only (see mtorch.AdamWStep).
+	scratch := o.Kernel == mtorch.AdamWForeach && len(o.params) > 0 && !o.params[0].p.MustDevice().IsCuda()
 	for _, ap := range o.params {
 		g := ap.p.MustGrad(false)
 		defined := g.MustDefined()
@@ -159,7 +164,7 @@ func (o *AdamW) stepGroups(lrFactor float64) {
 			ap.m = g.MustZerosLike(false)
 			ap.v = g.MustZerosLike(false)
 		}
-		if defined && foreach && ap.scratch == nil {
+		if defined && scratch && ap.scratch == nil {
 			ap.scratch = g.MustZerosLike(false)
 		}
 		g.MustDrop()
@@ -168,7 +173,7 @@ func (o *AdamW) stepGroups(lrFactor float64) {
 		}
 		l := &byGroup[ap.group]
 		l.p, l.m, l.v = append(l.p, ap.p), append(l.m, ap.m), append(l.v, ap.v)
-		if foreach {
+		if scratch {
 			l.s = append(l.s, ap.scratch)
 		}
 	}

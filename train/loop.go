@@ -254,6 +254,11 @@ func (r *run) newOptimiser() error {
 		return err
 	}
 	r.opt = opt
+	attn, err := r.model.AttentionInUse()
+	if err != nil {
+		return err
+	}
+	slog.Info("kernels", "adamw", opt.Kernel, "attention", attn)
 	// As epochBatches forms them: global batches of world × --batch-size
 	// rows, a last one too short to give every rank a row dropped.
 	global := cfg.BatchSize * r.world

@@ -83,7 +83,7 @@ func BenchmarkStepPhases(b *testing.B) {
 
 // BenchmarkAdamWStep times one optimiser step over a MiniLM-L6-sized
 // parameter set (BERT 6×384, 12 heads, FFN 1536, vocabulary 30522: 22.7M
-// parameters in 101 tensors, decay/no-decay/head groups) with each kernel
+// parameters in 105 tensors, decay/no-decay/head groups) with each kernel
 // the bridge has: the per-parameter loop, the _foreach_* ops and the fused
 // _fused_adamw_.
 //

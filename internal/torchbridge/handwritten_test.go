@@ -120,6 +120,7 @@ func TestParseRealHandWritten(t *testing.T) {
 	}{
 		{"../../third_party/gotch/libtch/csrc/torch_api.cpp", 140, []string{"at_autocast_set_enabled", "ato_adamw", "at_run_backward", "set_lr"}},
 		{"csrc/kiln_api.cpp", 10, []string{"kiln_autocast_enter", "kiln_autocast_exit", "kiln_show_config"}},
+		{"csrc/kiln_optim.cpp", 5, []string{"kiln_adamw_foreach", "kiln_adamw_fused"}},
 	} {
 		src := mustRead(t, tc.file)
 		h, err := ParseHandWritten(src)

@@ -170,7 +170,10 @@ func (m *Model) checkInputs(inputIDs, attentionMask, tokenTypeIDs *ts.Tensor) (b
 	if s > lim.maxLen { // before reading anything back
 		return 0, 0, fmt.Errorf("forward: sequence length %d exceeds the model's %d positions", s, lim.maxLen)
 	}
-	all := ts.MustCat(parts, 0) // [k·B, S]
+	all, err := ts.Cat(parts, 0) // [k·B, S]
+	if err != nil {
+		return 0, 0, fmt.Errorf("forward: reading the input ids (are they on one device?): %s", libtorchMessage(err))
+	}
 	vals := all.Int64Values(true)
 	n := b * s
 	var mask, types []int64

@@ -57,14 +57,7 @@ func TestNewInputs(t *testing.T) {
 		in.Drop()
 	}
 
-	m, err := NewSeeded(cfg, gotch.CPU, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Free()
-	ids, mask := batch(cfg, 3, 7, 5)
-	defer ids.MustDrop()
-	defer mask.MustDrop()
+	m, ids, mask := modelAndBatch(t, cfg, 1, 3, 7)
 	b := modelio.Batch{Batch: 3, Seq: 7, InputIDs: ids.Int64Values(), AttentionMask: mask.Int64Values()}
 	in, err := NewInputs(cfg, b, gotch.CPU)
 	if err != nil {

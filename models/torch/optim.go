@@ -130,12 +130,12 @@ func probeFused(dev gotch.Device) (err error) {
 
 // AdamWStep updates params in place from their gradients (every one must
 // have a gradient) and their moments expAvgs, expAvgSqs with one call of
-// the named kernel. scratch (the foreach kernel's workspace, one tensor of
-// each parameter's shape; unused by "fused") keeps a CPU step free of
-// allocations.
+// the named kernel. scratch, one tensor of each parameter's shape, is the
+// foreach kernel's workspace on the CPU, where it keeps a step free of
+// allocations; nil elsewhere (CUDA) and for "fused".
 func AdamWStep(kernel string, params, expAvgs, expAvgSqs, scratch []*ts.Tensor, h AdamWHyper) error {
 	n := len(params)
-	if len(expAvgs) != n || len(expAvgSqs) != n || (kernel == AdamWForeach && len(scratch) != n) {
+	if len(expAvgs) != n || len(expAvgSqs) != n || (scratch != nil && len(scratch) != n) {
 		return fmt.Errorf("adamw %s: %d parameters, %d/%d/%d state tensors", kernel, n, len(expAvgs), len(expAvgSqs), len(scratch))
 	}
 	if n == 0 {
@@ -152,7 +152,12 @@ func AdamWStep(kernel string, params, expAvgs, expAvgSqs, scratch []*ts.Tensor, 
 			arr[li*n+i] = unsafe.Pointer(t.Ctensor())
 		}
 	}
-	at := func(li int) *unsafe.Pointer { return &arr[li*n] }
+	at := func(li int) *unsafe.Pointer {
+		if lists[li] == nil {
+			return nil
+		}
+		return &arr[li*n]
+	}
 	var rc C.int
 	switch kernel {
 	case AdamWForeach:

@@ -60,7 +60,6 @@ int kiln_adamw_foreach(void **params, void **exp_avgs, void **exp_avg_sqs, void 
     auto g = gradsOf(tensorList(params, n));
     auto m = tensorList(exp_avgs, n);
     auto v = tensorList(exp_avg_sqs, n);
-    auto s = tensorList(scratch, n);
     double bc1 = 1 - std::pow(beta1, static_cast<double>(step));
     double bc2 = 1 - std::pow(beta2, static_cast<double>(step));
     if (weight_decay != 0) at::_foreach_mul_(p, 1 - lr * weight_decay);
@@ -76,8 +75,9 @@ int kiln_adamw_foreach(void **params, void **exp_avgs, void **exp_avg_sqs, void 
     if (p[0].is_cuda()) {
       denom = at::_foreach_sqrt(v);  // one launch; the caching allocator makes the copy cheap
     } else {
-      for (int i = 0; i < n; i++) at::sqrt_out(s[i], v[i]);  // no fresh pages per step
-      denom = s;
+      TORCH_CHECK(scratch != nullptr, "kiln_adamw_foreach: no scratch tensors for a CPU step");
+      denom = tensorList(scratch, n);
+      for (int i = 0; i < n; i++) at::sqrt_out(denom[i], v[i]);  // no fresh pages per step
     }
     at::_foreach_div_(denom, std::sqrt(bc2));
     at::_foreach_add_(denom, eps);

@@ -16,7 +16,9 @@ extern "C" {
 /* With the _foreach_* ops (every libtorch kiln supports): the update
  * torch.optim.AdamW(foreach=True) computes. scratch is per-parameter
  * workspace of the parameter's shape (the denominator; its contents are
- * overwritten), so a CPU step allocates nothing. */
+ * overwritten), so a CPU step allocates nothing; on CUDA it is not read
+ * (NULL is fine): one _foreach_sqrt from the caching allocator is cheaper
+ * than a launch per parameter. */
 int kiln_adamw_foreach(void **params, void **exp_avgs, void **exp_avg_sqs, void **scratch, int n,
                        double lr, double beta1, double beta2, double eps, double weight_decay, long long step);
 
