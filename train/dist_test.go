@@ -150,7 +150,7 @@ func TestDataParallelMatchesOneProcess(t *testing.T) {
 			// The path under test is the one that ran: c10d's Reducer inside
 			// backward, or the all-reduce after it.
 			if _, overlapped := m["allreduce_overlapped"]; overlapped == tc.noOverlap {
-				t.Fatalf("metrics.json: allreduce_overlapped present = %v, want %v", overlapped, !tc.noOverlap)
+				t.Fatalf("metrics.json: allreduce_overlapped present = %v, want %v (without it, is the bridge older than the Reducer? the ranks' log says; rebuild it with scripts/setup/bridge.sh)", overlapped, !tc.noOverlap)
 			}
 		})
 	}
