@@ -131,3 +131,13 @@ func (r *run) startReducer(unused bool) error {
 	r.reducer = red
 	return nil
 }
+
+// rebatchedEpoch is epoch() in an epoch a resume re-formed: its batches
+// are only the rest of the epoch, so the fraction counts rows.
+func (r *run) rebatchedEpoch() float64 {
+	total := r.st.Rebatch.Skip
+	for _, b := range r.batches {
+		total += len(b)
+	}
+	return float64(r.st.Epoch) + float64(r.st.SampleInEpoch)/float64(max(total, 1))
+}

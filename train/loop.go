@@ -696,6 +696,9 @@ func (r *run) logStep(s stepResult) {
 }
 
 func (r *run) epoch() float64 {
+	if r.st.Rebatch != nil {
+		return r.rebatchedEpoch()
+	}
 	return float64(r.st.Epoch) + float64(r.st.BatchInEpoch)/float64(len(r.batches))
 }
 
