@@ -355,33 +355,22 @@ func roleReducer(e Env) error {
 	return nil
 }
 
-func TestReducer(t *testing.T) {
-	needGloo(t)
-	for _, nproc := range []int{2, 3} {
-		t.Run(fmt.Sprintf("%d ranks", nproc), func(t *testing.T) {
-			out, err := launch(t, nproc, "reducer")
-			if err != nil {
-				t.Fatalf("workers: %v", err)
-			}
-			for r := 0; r < nproc; r++ {
-				if want := fmt.Sprintf("[rank %d] reducer ok on rank %d", r, r); !strings.Contains(out, want) {
-					t.Errorf("output lacks %q", want)
-				}
-			}
-		})
-	}
-}
+func TestReducer(t *testing.T) { runRoleOnRanks(t, "reducer") }
 
-func TestAllReduceAndBroadcast(t *testing.T) {
+func TestAllReduceAndBroadcast(t *testing.T) { runRoleOnRanks(t, "collectives") }
+
+// runRoleOnRanks runs role on 2 and on 3 ranks; each rank must print
+// "<role> ok on rank <r>".
+func runRoleOnRanks(t *testing.T, role string) {
 	needGloo(t)
 	for _, nproc := range []int{2, 3} {
 		t.Run(fmt.Sprintf("%d ranks", nproc), func(t *testing.T) {
-			out, err := launch(t, nproc, "collectives")
+			out, err := launch(t, nproc, role)
 			if err != nil {
 				t.Fatalf("workers: %v", err)
 			}
 			for r := 0; r < nproc; r++ {
-				if want := fmt.Sprintf("[rank %d] collectives ok on rank %d", r, r); !strings.Contains(out, want) {
+				if want := fmt.Sprintf("[rank %d] %s ok on rank %d", r, role, r); !strings.Contains(out, want) {
 					t.Errorf("output lacks %q", want)
 				}
 			}
