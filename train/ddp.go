@@ -1,10 +1,13 @@
 package train
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 
 	"github.com/sugarme/gotch/ts"
+
+	"github.com/kiln-ml/kiln/train/dist"
 )
 
 // evalScores scores the validation rows. With N ranks each scores every
@@ -101,4 +104,40 @@ func (r *run) resumeLayout() {
 		return
 	}
 	st.BatchInEpoch, st.Rebatch = 0, rb
+}
+
+// startReducer sets up the overlapped gradient all-reduce (c10d's Reducer)
+// once the first step, reduced after backward, has shown whether some
+// parameters get no gradient (unused). --dist-no-overlap and gradient
+// checkpointing (whose segmented backward the Reducer would take for an
+// incomplete one) keep the all-reduce after backward.
+func (r *run) startReducer(unused bool) error {
+	if r.reducerTried || r.cfg.DistNoOverlap || r.model.GradientCheckpointing() {
+		return nil
+	}
+	r.reducerTried = true
+	ps := make([]*ts.Tensor, len(r.params))
+	for i, np := range r.params {
+		ps[i] = np.Tensor
+	}
+	red, err := r.group.NewReducer(ps, int64(r.cfg.DistBucketMB)<<20, unused)
+	if errors.Is(err, dist.ErrNoReducer) {
+		slog.Warn("gradients are all-reduced after backward", "why", err)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	r.reducer = red
+	return nil
+}
+
+// rebatchedEpoch is epoch() in an epoch a resume re-formed: its batches
+// are only the rest of the epoch, so the fraction counts rows.
+func (r *run) rebatchedEpoch() float64 {
+	total := r.st.Rebatch.Skip
+	for _, b := range r.batches {
+		total += len(b)
+	}
+	return float64(r.st.Epoch) + float64(r.st.SampleInEpoch)/float64(max(total, 1))
 }

@@ -83,6 +83,11 @@ func TestResumeLayout(t *testing.T) {
 			if got := r.batches[st.BatchInEpoch]; !reflect.DeepEqual(got, tc.wantFirst) {
 				t.Fatalf("next global batch %v, want %v", got, tc.wantFirst)
 			}
+			// The epoch shown in logs goes on from where it was (all 40
+			// rows are in every epoch here), not from 0.
+			if want := float64(st.Epoch) + float64(st.SampleInEpoch)/40; st.Rebatch != nil && r.epoch() != want {
+				t.Fatalf("epoch() = %v, want %v", r.epoch(), want)
+			}
 		})
 	}
 }

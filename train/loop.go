@@ -96,7 +96,9 @@ type run struct {
 	rank, world int
 	// reducer, when not nil, averages the gradients inside the last
 	// micro-batch's backward (DDP's overlap); nil reduces after it.
-	reducer *dist.Reducer
+	// reducerTried: startReducer ran (it runs once, after the first step).
+	reducer      *dist.Reducer
+	reducerTried bool
 }
 
 // main reports whether this process writes the run's outputs (rank 0).
@@ -178,9 +180,6 @@ func setup(cfg Config, trainDS, validDS *dataset.Dataset) (_ *run, err error) {
 	}
 	r.resumeLayout()
 	if err := r.syncWeights(); err != nil {
-		return nil, err
-	}
-	if err := r.newReducer(); err != nil {
 		return nil, err
 	}
 	if r.main() {
@@ -457,31 +456,6 @@ func (r *run) syncWeights() error {
 	return nil
 }
 
-// newReducer sets up the overlapped gradient all-reduce (c10d's Reducer)
-// unless --dist-overlap=false or gradient checkpointing (whose segmented
-// backward the Reducer would take for an incomplete one) asks for the
-// all-reduce after backward.
-func (r *run) newReducer() error {
-	if r.group == nil || r.cfg.DistNoOverlap || r.model.GradientCheckpointing() {
-		return nil
-	}
-	ps := make([]*ts.Tensor, len(r.params))
-	for i, np := range r.params {
-		ps[i] = np.Tensor
-	}
-	bucket := int64(r.cfg.DistBucketMB) << 20
-	red, err := r.group.NewReducer(ps, bucket)
-	if errors.Is(err, dist.ErrNoReducer) {
-		slog.Warn("gradients are all-reduced after backward", "why", err)
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	r.reducer = red
-	return nil
-}
-
 // gradFactor multiplies every micro-batch's loss before backward: the
 // Reducer averages the ranks' gradients where the shares (see microStep)
 // want their sum.
@@ -529,7 +503,7 @@ func (r *run) reduceGrads(loss *ts.Tensor) error {
 		return fmt.Errorf("step %d: %w", r.st.GlobalStep+1, err)
 	}
 	r.res.AllReduce += time.Since(t0)
-	return nil
+	return r.startReducer(len(grads) < len(r.params))
 }
 
 // step is one optimiser step: forward and backward over the micro-batches,
@@ -727,6 +701,9 @@ func (r *run) logStep(s stepResult) {
 }
 
 func (r *run) epoch() float64 {
+	if r.st.Rebatch != nil {
+		return r.rebatchedEpoch()
+	}
 	return float64(r.st.Epoch) + float64(r.st.BatchInEpoch)/float64(len(r.batches))
 }
 

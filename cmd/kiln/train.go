@@ -195,7 +195,7 @@ N (the epoch continues at the same row). A rank that dies or hangs ends the job 
 	f.StringVar(&cfg.DistBackend, "dist-backend", "", "process-group backend of a data-parallel run: gloo or nccl (default: nccl on CUDA, gloo on CPU)")
 	f.DurationVar(&cfg.DistTimeout, "dist-timeout", dist.DefaultTimeout, "a data-parallel collective (or the wait while rank 0 evaluates or checkpoints) that takes longer fails, naming the rank that is gone")
 	f.BoolVar(&cfg.DistNoOverlap, "dist-no-overlap", false, "all-reduce a data-parallel run's gradients after backward instead of overlapping it with backward in buckets (c10d's Reducer, as DDP); gradient checkpointing implies it")
-	f.IntVar(&cfg.DistBucketMB, "dist-bucket-mb", 25, "size of the overlapped all-reduce's gradient buckets in MiB (DDP's bucket_cap_mb)")
+	f.IntVar(&cfg.DistBucketMB, "dist-bucket-mb", dist.DefaultBucketBytes>>20, "size of the overlapped all-reduce's gradient buckets in MiB (DDP's bucket_cap_mb)")
 	f.BoolVar(&noProgress, "no-progress", false, "hide the progress bar")
 	f.StringSliceVar(&cfg.ReportTo, "report-to", nil, "also log to `where`: tensorboard (event files under OUT/runs, as HF Trainer's --report_to; view them with tensorboard --logdir OUT/runs), or none")
 	f.BoolVar(&asJSON, "json", false, "print the run summary as JSON on stdout (implies --no-progress)")

@@ -319,8 +319,10 @@ type Reducer struct {
 
 // NewReducer builds the reducer over params (leaf tensors requiring grad,
 // the same list in the same order on every rank) in buckets of about
-// bucketBytes (<= 0: DefaultBucketBytes).
-func (g *ProcessGroup) NewReducer(params []*ts.Tensor, bucketBytes int64) (*Reducer, error) {
+// bucketBytes (<= 0: DefaultBucketBytes). findUnused says that some
+// parameters may get no gradient (DDP's find_unused_parameters): each
+// reduced backward then walks the graph to find them.
+func (g *ProcessGroup) NewReducer(params []*ts.Tensor, bucketBytes int64, findUnused bool) (*Reducer, error) {
 	if g.pg == nil {
 		return nil, errors.New("dist: reducer on a closed process group")
 	}
@@ -342,7 +344,11 @@ func (g *ProcessGroup) NewReducer(params []*ts.Tensor, bucketBytes int64) (*Redu
 	}
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	r := C.kiln_dist_reducer_new(g.pg, &ptrs[0], C.int(len(ptrs)), C.longlong(bucketBytes))
+	fu := C.int(0)
+	if findUnused {
+		fu = 1
+	}
+	r := C.kiln_dist_reducer_new(g.pg, &ptrs[0], C.int(len(ptrs)), C.longlong(bucketBytes), fu)
 	runtime.KeepAlive(params)
 	if r == nil {
 		return nil, fmt.Errorf("dist: rank %d: building the gradient reducer: %s", g.env.Rank, lastError())

@@ -41,7 +41,7 @@ var ErrNoReducer = errors.New("dist: no gradient reducer without libtorch")
 // Reducer is unavailable without libtorch; see group.go.
 type Reducer struct{}
 
-func (g *ProcessGroup) NewReducer(params []*ts.Tensor, bucketBytes int64) (*Reducer, error) {
+func (g *ProcessGroup) NewReducer(params []*ts.Tensor, bucketBytes int64, findUnused bool) (*Reducer, error) {
 	return nil, errNoTorch
 }
 func (r *Reducer) Prepare(loss *ts.Tensor) error { return errNoTorch }

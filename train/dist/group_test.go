@@ -36,6 +36,7 @@ func init() {
 	roles["peer-exits"] = rolePeerExits
 	roles["peer-hangs"] = rolePeerHangs
 	roles["bench-allreduce"] = roleBenchAllReduce
+	roles["reducer"] = roleReducer
 }
 
 func join(e Env) (*ProcessGroup, error) {
@@ -271,16 +272,105 @@ func roleBenchAllReduce(e Env) error {
 	return nil
 }
 
-func TestAllReduceAndBroadcast(t *testing.T) {
+// c10d's Reducer: a prepared backward returns the ranks' mean gradient, in
+// several buckets; an unprepared one accumulates locally (no_sync) and the
+// next prepared one averages the accumulated sum; with findUnused a
+// parameter outside the loss's graph keeps no gradient and does not stall
+// the reduction.
+func roleReducer(e Env) error {
+	g, err := join(e)
+	if err != nil {
+		return err
+	}
+	defer g.Close()
+	r, w := float64(e.Rank), float64(e.WorldSize)
+	for _, findUnused := range []bool{false, true} {
+		a := tensor([]float32{1, 2, 3}, 3).MustSetRequiresGrad(true, true)
+		b := tensor([]float32{1, 1, 1, 1}, 2, 2).MustSetRequiresGrad(true, true)
+		params := []*ts.Tensor{a, b}
+		var c *ts.Tensor
+		if findUnused {
+			c = tensor([]float32{5}, 1).MustSetRequiresGrad(true, true)
+			params = append(params, c)
+		}
+		red, err := g.NewReducer(params, 8, findUnused) // 8 bytes: a bucket per parameter
+		if err != nil {
+			return err
+		}
+		// loss = (r+1)·Σa + 2r·Σb: dloss/da = r+1, dloss/db = 2r.
+		backward := func(prepare bool) error {
+			la := a.MustSum(gotch.Float, false).MustMulScalar(ts.FloatScalar(r+1), true)
+			lb := b.MustSum(gotch.Float, false).MustMulScalar(ts.FloatScalar(2*r), true)
+			loss := la.MustAdd(lb, true)
+			lb.MustDrop()
+			defer loss.MustDrop()
+			if prepare {
+				if err := red.Prepare(loss); err != nil {
+					return err
+				}
+			}
+			return loss.Backward()
+		}
+		check := func(what string, times float64) error {
+			ga, gb := a.MustGrad(false), b.MustGrad(false)
+			defer ga.MustDrop()
+			defer gb.MustDrop()
+			ma, mb := times*(w+1)/2, times*(w-1) // means over the ranks of (r+1) and 2r
+			if err := expect(what+" a.grad", ga, []float64{ma, ma, ma}); err != nil {
+				return err
+			}
+			return expect(what+" b.grad", gb, []float64{mb, mb, mb, mb})
+		}
+		if err := backward(true); err != nil {
+			return err
+		}
+		if err := check("reduced", 1); err != nil {
+			return err
+		}
+		a.ZeroGrad()
+		b.ZeroGrad()
+		if err := backward(false); err != nil { // no_sync: local only
+			return err
+		}
+		if err := backward(true); err != nil {
+			return err
+		}
+		if err := check("accumulated then reduced", 2); err != nil {
+			return err
+		}
+		if c != nil {
+			gc := c.MustGrad(false)
+			defined := gc.MustDefined()
+			gc.MustDrop()
+			if defined {
+				return fmt.Errorf("the unused parameter got a gradient")
+			}
+		}
+		red.Free()
+		for _, p := range params {
+			p.MustDrop()
+		}
+	}
+	fmt.Printf("reducer ok on rank %d\n", e.Rank)
+	return nil
+}
+
+func TestReducer(t *testing.T) { runRoleOnRanks(t, "reducer") }
+
+func TestAllReduceAndBroadcast(t *testing.T) { runRoleOnRanks(t, "collectives") }
+
+// runRoleOnRanks runs role on 2 and on 3 ranks; each rank must print
+// "<role> ok on rank <r>".
+func runRoleOnRanks(t *testing.T, role string) {
 	needGloo(t)
 	for _, nproc := range []int{2, 3} {
 		t.Run(fmt.Sprintf("%d ranks", nproc), func(t *testing.T) {
-			out, err := launch(t, nproc, "collectives")
+			out, err := launch(t, nproc, role)
 			if err != nil {
 				t.Fatalf("workers: %v", err)
 			}
 			for r := 0; r < nproc; r++ {
-				if want := fmt.Sprintf("[rank %d] collectives ok on rank %d", r, r); !strings.Contains(out, want) {
+				if want := fmt.Sprintf("[rank %d] %s ok on rank %d", r, role, r); !strings.Contains(out, want) {
 					t.Errorf("output lacks %q", want)
 				}
 			}

@@ -47,7 +47,7 @@ int kiln_dist_barrier(kiln_dist_pg) {
   kiln_dist_err = KILN_DIST_UNAVAILABLE;
   return -1;
 }
-kiln_dist_reducer kiln_dist_reducer_new(kiln_dist_pg, void **, int, long long) {
+kiln_dist_reducer kiln_dist_reducer_new(kiln_dist_pg, void **, int, long long, int) {
   kiln_dist_err = KILN_DIST_UNAVAILABLE;
   return nullptr;
 }
@@ -303,7 +303,7 @@ int kiln_dist_barrier(kiln_dist_pg g) {
   KILN_DIST_CATCH(-1)
 }
 
-kiln_dist_reducer kiln_dist_reducer_new(kiln_dist_pg g, void **params, int n, long long bucket_bytes) {
+kiln_dist_reducer kiln_dist_reducer_new(kiln_dist_pg g, void **params, int n, long long bucket_bytes, int find_unused) {
   KILN_DIST_TRY(nullptr)
   TORCH_CHECK(g != nullptr, "no process group");
   TORCH_CHECK(n > 0, "no parameters to reduce");
@@ -326,15 +326,16 @@ kiln_dist_reducer kiln_dist_reducer_new(kiln_dist_pg g, void **params, int n, lo
   auto limits = std::get<1>(assigned);
   std::reverse(buckets.begin(), buckets.end());
   std::reverse(limits.begin(), limits.end());
-  // find_unused_parameters: a parameter outside the loss's graph (a head
-  // the task does not use) is marked ready by a graph walk instead of
-  // leaving the reduction waiting; its gradient stays untouched.
+  // find_unused: a parameter outside the loss's graph (a head the task
+  // does not use) is marked ready by a graph walk every step instead of
+  // leaving the reduction waiting; its gradient stays untouched. Without
+  // one, the walk is skipped (and c10d warns when it finds nothing).
   // gradient_as_bucket_view off: the grads stay the model's own tensors
   // (the optimiser and checkpoints hold them), filled back from the flat,
   // preallocated buckets after each reduction.
 #if TORCH_VERSION_MAJOR >= 2
   auto r = std::make_unique<c10d::Reducer>(ps, buckets, grp->pg, std::vector<bool>(n, false), bucket_bytes,
-                                           /*find_unused_parameters=*/true, /*gradient_as_bucket_view=*/false,
+                                           /*find_unused_parameters=*/find_unused != 0, /*gradient_as_bucket_view=*/false,
                                            std::unordered_map<size_t, std::string>{}, first
 #if TORCH_VERSION_MAJOR > 2 || TORCH_VERSION_MINOR >= 9
                                            ,
@@ -345,7 +346,7 @@ kiln_dist_reducer kiln_dist_reducer_new(kiln_dist_pg g, void **params, int n, lo
   (void)limits;
 #else
   auto r = std::make_unique<c10d::Reducer>(ps, buckets, limits, grp->pg, std::vector<bool>(n, false), bucket_bytes,
-                                           /*find_unused_parameters=*/true, /*gradient_as_bucket_view=*/false,
+                                           /*find_unused_parameters=*/find_unused != 0, /*gradient_as_bucket_view=*/false,
                                            std::unordered_map<size_t, std::string>{}, first);
 #endif
   return new Reducer{std::move(r)};

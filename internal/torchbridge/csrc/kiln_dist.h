@@ -53,7 +53,10 @@ int kiln_dist_barrier(kiln_dist_pg pg);
  * of backward; backward returns with the averaged gradients in the
  * parameters' .grad. Buckets are flat buffers allocated once. */
 typedef void *kiln_dist_reducer;
-kiln_dist_reducer kiln_dist_reducer_new(kiln_dist_pg pg, void **params, int n, long long bucket_bytes);
+/* find_unused: some parameters may get no gradient (DDP's
+ * find_unused_parameters): each backward then walks the graph to mark them
+ * ready. */
+kiln_dist_reducer kiln_dist_reducer_new(kiln_dist_pg pg, void **params, int n, long long bucket_bytes, int find_unused);
 /* Arms the reducer for the next backward, whose root is output (the loss).
  * A backward without it only accumulates gradients locally (DDP's no_sync:
  * the micro-batches before the last of an accumulated step). */
