@@ -43,6 +43,24 @@ std::vector<at::Tensor> gradsOf(const std::vector<at::Tensor> &params) {
   return out;
 }
 
+// One parameter group's AdamW operands: the parameters as detached aliases
+// (in-place updates of leaves that require grad are refused otherwise; this
+// keeps torch.optim's semantics, which also works on .data), their
+// gradients and the two moments.
+struct AdamWOperands {
+  std::vector<at::Tensor> p, g, m, v;
+};
+
+AdamWOperands adamwOperands(void **params, void **exp_avgs, void **exp_avg_sqs, int n) {
+  AdamWOperands o;
+  o.p = tensorList(params, n);
+  o.g = gradsOf(o.p);
+  for (auto &t : o.p) t = t.detach();
+  o.m = tensorList(exp_avgs, n);
+  o.v = tensorList(exp_avg_sqs, n);
+  return o;
+}
+
 }  // namespace
 
 extern "C" {
@@ -52,14 +70,7 @@ int kiln_adamw_foreach(void **params, void **exp_avgs, void **exp_avg_sqs, void 
   try {
     if (n == 0) return 0;
     at::NoGradGuard no_grad;
-    // Detached aliases: in-place updates of leaves that require grad are
-    // refused otherwise (the guard covers it too; this keeps the version
-    // counter semantics of torch.optim, which also works on .data).
-    auto p = tensorList(params, n);
-    for (auto &t : p) t = t.detach();
-    auto g = gradsOf(tensorList(params, n));
-    auto m = tensorList(exp_avgs, n);
-    auto v = tensorList(exp_avg_sqs, n);
+    auto [p, g, m, v] = adamwOperands(params, exp_avgs, exp_avg_sqs, n);
     double bc1 = 1 - std::pow(beta1, static_cast<double>(step));
     double bc2 = 1 - std::pow(beta2, static_cast<double>(step));
     if (weight_decay != 0) at::_foreach_mul_(p, 1 - lr * weight_decay);
@@ -94,11 +105,7 @@ int kiln_adamw_fused(void **params, void **exp_avgs, void **exp_avg_sqs, int n,
   try {
     if (n == 0) return 0;
     at::NoGradGuard no_grad;
-    auto p = tensorList(params, n);
-    for (auto &t : p) t = t.detach();
-    auto g = gradsOf(tensorList(params, n));
-    auto m = tensorList(exp_avgs, n);
-    auto v = tensorList(exp_avg_sqs, n);
+    auto [p, g, m, v] = adamwOperands(params, exp_avgs, exp_avg_sqs, n);
     // The kernel reads the step count from a float tensor per parameter
     // (torch.optim keeps them as state); it does not change them, so one
     // tensor serves every parameter.
