@@ -3,6 +3,7 @@ package torchinfo_test
 import (
 	"os"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"testing"
@@ -152,5 +153,30 @@ func TestLoadedBridgeVersion(t *testing.T) {
 	}
 	if got := torchinfo.Version(); got != want {
 		t.Fatalf("loaded bridge is for libtorch %s (from %s), want %s: check LD_LIBRARY_PATH", got, torchinfo.LibDir(), want)
+	}
+}
+
+// Reading a tensor's values back leaves no handle behind, whatever its
+// dtype: upstream gotch's Float64Values leaked its converted copy on every
+// call (train reads evaluation scores and rank 0's decisions through it).
+func TestValuesLeaveNoHandle(t *testing.T) {
+	defer debug.SetGCPercent(debug.SetGCPercent(-1)) // no finalizer frees anything while counting
+	for _, tc := range []struct {
+		name string
+		t    *ts.Tensor
+		read func(*ts.Tensor) int
+	}{
+		{"Float64Values of float32", ts.MustOfSlice([]float32{1, 2}), func(x *ts.Tensor) int { return len(x.Float64Values()) }},
+		{"Float64Values of float64", ts.MustOfSlice([]float64{1, 2}), func(x *ts.Tensor) int { return len(x.Float64Values()) }},
+		{"Int64Values of int64", ts.MustOfSlice([]int64{1, 2}), func(x *ts.Tensor) int { return len(x.Int64Values()) }},
+	} {
+		live := len(ts.ExistingTensors)
+		if n := tc.read(tc.t); n != 2 {
+			t.Errorf("%s: %d values, want 2", tc.name, n)
+		}
+		if n := len(ts.ExistingTensors); n != live {
+			t.Errorf("%s: %d tensor handles live after the read, %d before", tc.name, n, live)
+		}
+		tc.t.MustDrop()
 	}
 }

@@ -1355,7 +1355,10 @@ func (ts *Tensor) Float64Values(delOpt ...bool) []float64 {
 	float64Ts := ts.MustTotype(gotch.Double, false)
 
 	float64Ts.MustCopyData(vec, numel)
-	// float64Ts.MustDrop()
+	// kiln: upstream left this drop commented out, leaking the converted
+	// handle (and, for a float64 tensor, a reference that keeps its storage
+	// alive) on every call; Int64Values drops its copy the same way.
+	float64Ts.MustDrop()
 
 	if del {
 		ts.MustDrop()
