@@ -94,6 +94,9 @@ N (the epoch continues at the same row). A rank that dies or hangs ends the job 
 			if cfg.TrainFile == "" || cfg.Model == "" || cfg.OutputDir == "" {
 				return fmt.Errorf("train: --train, --model and --out are required")
 			}
+			if nproc < 1 {
+				return fmt.Errorf("--nproc-per-node %d: want 1 or more worker processes", nproc)
+			}
 			cfg.Progress = !noProgress && !asJSON
 			env, err := dist.FromEnv(os.Getenv)
 			if err != nil {

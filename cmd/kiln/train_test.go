@@ -136,3 +136,31 @@ func sst2Rows(t *testing.T, dir string, n int) string {
 	}
 	return data
 }
+
+// Flag combinations kiln train refuses before reading any data.
+func TestTrainCLIRefusesBadParallelism(t *testing.T) {
+	t.Cleanup(func() {
+		cmd, _, _ := rootCmd.Find([]string{"train"})
+		cmd.Flags().VisitAll(func(f *pflag.Flag) {
+			f.Value.Set(f.DefValue)
+			f.Changed = false
+		})
+	})
+	base := []string{"train", "--train", "missing.csv", "--model", "missing", "--out", t.TempDir()}
+	for _, c := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no workers", []string{"--nproc-per-node", "0"}, "--nproc-per-node 0: want 1 or more"},
+		{"negative workers", []string{"--nproc-per-node", "-2"}, "--nproc-per-node -2: want 1 or more"},
+		{"folds across ranks", []string{"--nproc-per-node", "2", "--folds", "3"}, "--folds with --nproc-per-node"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			rootCmd.SetArgs(append(append([]string{}, base...), c.args...))
+			if err := rootCmd.ExecuteContext(context.Background()); err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("error %v, want %q", err, c.want)
+			}
+		})
+	}
+}
