@@ -3,6 +3,7 @@ package train
 import (
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"math"
 	"os"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/kiln-ml/kiln/internal/atomicfile"
 	"github.com/kiln-ml/kiln/models"
 )
 
@@ -120,6 +122,9 @@ type State struct {
 	Rebatch       *Rebatch `json:"epoch_rebatch,omitempty"`
 }
 
+// checkpointTmpPrefix names the hidden directory a checkpoint is built in.
+const checkpointTmpPrefix = ".checkpoint-tmp-"
+
 // checkpointName is checkpoint-<step>, HF's layout.
 func checkpointName(step int) string { return fmt.Sprintf("checkpoint-%d", step) }
 
@@ -128,7 +133,7 @@ func checkpointName(step int) string { return fmt.Sprintf("checkpoint-%d", step)
 // half-written checkpoint, only whole ones.
 func saveCheckpointDir(outDir string, step int, fill func(tmp string) error) (string, error) {
 	final := filepath.Join(outDir, checkpointName(step))
-	tmp, err := os.MkdirTemp(outDir, ".checkpoint-tmp-*")
+	tmp, err := os.MkdirTemp(outDir, checkpointTmpPrefix+"*")
 	if err != nil {
 		return "", fmt.Errorf("checkpoint: %w", err)
 	}
@@ -136,7 +141,11 @@ func saveCheckpointDir(outDir string, step int, fill func(tmp string) error) (st
 		os.RemoveAll(tmp)
 		return "", err
 	}
-	os.RemoveAll(final) // a checkpoint of the same step from an abandoned run
+	// A checkpoint of the same step from an abandoned run.
+	if err := atomicfile.RemoveDir(final); err != nil {
+		os.RemoveAll(tmp)
+		return "", fmt.Errorf("checkpoint: %w", err)
+	}
 	if err := os.Rename(tmp, final); err != nil {
 		os.RemoveAll(tmp)
 		return "", fmt.Errorf("checkpoint %s: %w", final, err)
@@ -201,7 +210,14 @@ func checkpointBase(ref string) string { return filepath.Base(filepath.Clean(ref
 
 // pruneCheckpoints keeps the newest keep checkpoints plus the best one
 // (a name in outDir, see State.BestCheckpoint).
+// Each goes in one step (atomicfile.RemoveDir): a kill mid-delete must not
+// leave a checkpoint-N whose optimiser file is already gone. It also sweeps
+// what killed runs left: half-written checkpoints and half-deleted ones,
+// each as large as the model.
 func pruneCheckpoints(outDir string, keep int, best string) error {
+	if err := sweepLeftovers(outDir); err != nil {
+		return err
+	}
 	if keep <= 0 {
 		return nil
 	}
@@ -213,9 +229,30 @@ func pruneCheckpoints(outDir string, keep int, best string) error {
 		if best != "" && filepath.Base(cks[i]) == checkpointBase(best) {
 			continue
 		}
-		if err := os.RemoveAll(cks[i]); err != nil {
+		if err := atomicfile.RemoveDir(cks[i]); err != nil {
 			return fmt.Errorf("remove old checkpoint: %w", err)
 		}
+	}
+	return nil
+}
+
+// sweepLeftovers deletes the hidden directories of checkpoint writes and
+// deletions that a killed process did not finish. Only the process that
+// writes checkpoints calls it, between writes, so none is in use.
+func sweepLeftovers(outDir string) error {
+	ents, err := os.ReadDir(outDir)
+	if err != nil {
+		return fmt.Errorf("checkpoint cleanup: %w", err)
+	}
+	for _, e := range ents {
+		name := e.Name()
+		if !e.IsDir() || !(strings.HasPrefix(name, checkpointTmpPrefix) || strings.HasPrefix(name, atomicfile.RemovingPrefix)) {
+			continue
+		}
+		if err := os.RemoveAll(filepath.Join(outDir, name)); err != nil {
+			return fmt.Errorf("remove an unfinished checkpoint left by a killed run: %w", err)
+		}
+		slog.Info("removed an unfinished checkpoint left by a killed run", "dir", filepath.Join(outDir, name))
 	}
 	return nil
 }
@@ -245,6 +282,9 @@ func readCheckpointState(dir string) (*State, models.StateDict, error) {
 		if sd, _, err = models.ReadSafetensors(op); err != nil {
 			return nil, nil, fmt.Errorf("resume: %s: %w", op, err)
 		}
+	} else if st.OptimizerSteps > 0 {
+		// Resuming without the moments would silently restart AdamW.
+		return nil, nil, fmt.Errorf("resume: %s is incomplete: no optimizer.safetensors after %d optimiser steps; resume from another checkpoint (--resume DIR)", dir, st.OptimizerSteps)
 	}
 	return &st, sd, nil
 }

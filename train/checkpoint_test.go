@@ -68,9 +68,26 @@ func TestPruneKeepsBest(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// What killed runs leave: a half-written checkpoint, a half-deleted
+	// one. A hidden directory of the user's own stays.
+	for _, d := range []string{".checkpoint-tmp-123/sub", ".removing-checkpoint-0-456", ".mine"} {
+		if err := os.MkdirAll(filepath.Join(out, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
 	best := filepath.Join(out, "checkpoint-1")
 	if err := pruneCheckpoints(out, 2, best); err != nil {
 		t.Fatal(err)
+	}
+	ents, _ := os.ReadDir(out)
+	var hidden []string
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), ".") {
+			hidden = append(hidden, e.Name())
+		}
+	}
+	if len(hidden) != 1 || hidden[0] != ".mine" {
+		t.Errorf("hidden entries after pruning: %v, want [.mine]", hidden)
 	}
 	cks, _ := ListCheckpoints(out)
 	var names []string
@@ -85,6 +102,35 @@ func TestPruneKeepsBest(t *testing.T) {
 		if names[i] != want[i] {
 			t.Fatalf("kept %v, want %v", names, want)
 		}
+	}
+}
+
+// A checkpoint whose optimiser moments are missing (copied by hand, or left
+// by a tool that deletes file by file) is refused: resuming from it would
+// silently restart AdamW.
+func TestResumeRefusesCheckpointWithoutOptimiser(t *testing.T) {
+	tests := []struct {
+		name    string
+		steps   int
+		wantErr bool
+	}{
+		{"after optimiser steps", 3, true},
+		{"before any step", 0, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := atomicfile.WriteJSON(filepath.Join(dir, "trainer_state.json"), &State{GlobalStep: tc.steps, OptimizerSteps: tc.steps}); err != nil {
+				t.Fatal(err)
+			}
+			_, _, err := readCheckpointState(dir)
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("err %v, want error %v", err, tc.wantErr)
+			}
+			if err != nil && !strings.Contains(err.Error(), "optimizer.safetensors") {
+				t.Errorf("error does not name the missing file: %v", err)
+			}
+		})
 	}
 }
 

@@ -8,6 +8,7 @@ package atomicfile
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -96,6 +97,43 @@ func SyncDir(dir string) error {
 	defer d.Close()
 	if err := d.Sync(); err != nil && !isUnsupported(err) {
 		return fmt.Errorf("sync %s: %w", dir, err)
+	}
+	return nil
+}
+
+// RemovingPrefix starts the hidden name RemoveDir gives a directory while it
+// is being deleted; a process killed mid-delete leaves one behind, which the
+// owner of the parent directory sweeps (see train's checkpoint pruning).
+const RemovingPrefix = ".removing-"
+
+// RemoveDir deletes a directory so that it disappears from its parent in
+// one step: it is renamed to a hidden sibling first, then deleted. A
+// process killed while deleting (os.RemoveAll goes file by file) leaves the
+// hidden remains, never the directory under its own name with some files
+// gone. A missing path is not an error.
+func RemoveDir(path string) error {
+	parent, base := filepath.Split(filepath.Clean(path))
+	if parent == "" {
+		parent = "."
+	}
+	hidden, err := os.MkdirTemp(parent, RemovingPrefix+base+"-*")
+	if err != nil {
+		return fmt.Errorf("remove %s: %w", path, err)
+	}
+	// MkdirTemp only reserves a unique name: os.Rename will not replace a
+	// directory, so the placeholder goes before the rename takes its name.
+	os.Remove(hidden)
+	if err := os.Rename(path, hidden); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		return fmt.Errorf("remove %s: %w", path, err)
+	}
+	if err := SyncDir(parent); err != nil {
+		return err
+	}
+	if err := os.RemoveAll(hidden); err != nil {
+		return fmt.Errorf("remove %s (moved to %s): %w", path, hidden, err)
 	}
 	return nil
 }

@@ -86,3 +86,39 @@ func TestWriteJSONAndCopy(t *testing.T) {
 		t.Fatal("unencodable value accepted")
 	}
 }
+
+func TestRemoveDir(t *testing.T) {
+	tests := []struct {
+		name   string
+		create bool
+	}{
+		{"removes a tree", true},
+		{"missing is not an error", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			parent := t.TempDir()
+			dir := filepath.Join(parent, "checkpoint-3")
+			if tc.create {
+				if err := os.MkdirAll(filepath.Join(dir, "sub"), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				for _, f := range []string{"a", "sub/b"} {
+					if err := os.WriteFile(filepath.Join(dir, f), []byte(f), 0o644); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			if err := RemoveDir(dir); err != nil {
+				t.Fatal(err)
+			}
+			ents, err := os.ReadDir(parent)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range ents {
+				t.Errorf("left in the parent: %s", e.Name())
+			}
+		})
+	}
+}
