@@ -6,9 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -49,6 +51,9 @@ func rankWorker() int {
 		}
 	}
 	run := func() error { _, err := Run(context.Background(), cfg); return err }
+	if cfg.Folds > 1 {
+		run = func() error { _, err := RunKFold(context.Background(), cfg); return err }
+	}
 	if os.Getenv(evalWorkerVar) != "" {
 		run = func() error { return evalWorker(cfg) }
 	}
@@ -153,6 +158,70 @@ func TestDataParallelMatchesOneProcess(t *testing.T) {
 				t.Fatalf("metrics.json: allreduce_overlapped present = %v, want %v (without it, is the bridge older than the Reducer? the ranks' log says; rebuild it with scripts/setup/bridge.sh)", overlapped, !tc.noOverlap)
 			}
 		})
+	}
+}
+
+// k-fold on 2 ranks: each fold trains on both ranks, and the out-of-fold
+// scores equal one process's with the same global batch (tolerance 1e-5 on
+// probabilities, as for the weights above: only the summation order of the
+// gradients differs).
+func TestDataParallelKFoldMatchesOneProcess(t *testing.T) {
+	needGloo(t)
+	train := smallSST2(t, 64)
+	oof := func(out string) []OOFRow {
+		t.Helper()
+		b, err := os.ReadFile(filepath.Join(out, "oof.jsonl"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rows []OOFRow
+		for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+			var r OOFRow
+			if err := json.Unmarshal([]byte(l), &r); err != nil {
+				t.Fatal(err)
+			}
+			rows = append(rows, r)
+		}
+		return rows
+	}
+	alone := ddpConfig(t, train, t.TempDir(), 8, 1)
+	alone.Folds = 2
+	if _, err := RunKFold(context.Background(), alone); err != nil {
+		t.Fatal(err)
+	}
+	ranks := ddpConfig(t, train, t.TempDir(), 4, 1)
+	ranks.Folds = 2
+	if _, err := runRanks(t, 2, ranks); err != nil {
+		t.Fatal(err)
+	}
+	want, got := oof(alone.OutputDir), oof(ranks.OutputDir)
+	if len(want) != 64 || len(got) != len(want) {
+		t.Fatalf("oof.jsonl: %d rows on 2 ranks, %d alone; want 64", len(got), len(want))
+	}
+	worst := 0.0
+	for i := range want {
+		if got[i].Line != want[i].Line || got[i].Fold != want[i].Fold || len(got[i].Scores) != len(want[i].Scores) {
+			t.Fatalf("row %d: line/fold %d/%d on 2 ranks, %d/%d alone", i, got[i].Line, got[i].Fold, want[i].Line, want[i].Fold)
+		}
+		for j := range want[i].Scores {
+			worst = max(worst, math.Abs(got[i].Scores[j]-want[i].Scores[j]))
+		}
+	}
+	t.Logf("max |Δscore| between 2 ranks and one process: %g", worst)
+	if worst > 1e-5 {
+		t.Fatalf("out-of-fold scores differ by %g between 2 ranks and one process, want <= 1e-5", worst)
+	}
+	var cv KFoldResult
+	readJSON(t, filepath.Join(ranks.OutputDir, "cv_metrics.json"), &cv)
+	if len(cv.Folds) != 2 || cv.OOF["accuracy"] == 0 {
+		t.Fatalf("cv_metrics.json of 2 ranks: %+v", cv)
+	}
+	for f := 0; f < 2; f++ {
+		var m map[string]any
+		readJSON(t, filepath.Join(ranks.OutputDir, fmt.Sprintf("fold-%d", f), "metrics.json"), &m)
+		if m["global_step"] != 3.0 || m["train_samples"] != 24.0 {
+			t.Fatalf("fold %d metrics.json: global_step %v, train_samples %v; want 3 and 24 (3 steps × 8 rows over both ranks)", f, m["global_step"], m["train_samples"])
+		}
 	}
 }
 

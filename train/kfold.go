@@ -42,10 +42,21 @@ type KFoldResult struct {
 // gets a prediction from a model that never saw it: OutputDir/oof.jsonl,
 // with per-fold and pooled metrics in OutputDir/cv_metrics.json.
 // --resume auto resumes each fold from its newest checkpoint; finished
-// folds are only re-scored.
+// folds are only re-scored. In a data-parallel job every rank trains every
+// fold together (the same fold assignment from the same seed), and rank 0
+// alone writes the files; the other ranks return a result without metrics.
 func RunKFold(ctx context.Context, cfg Config) (*KFoldResult, error) {
 	cfg.Defaults()
 	start := time.Now()
+	g, err := joinJob(&cfg)
+	if err != nil {
+		return nil, err
+	}
+	if g != nil {
+		defer g.Close()
+		cfg.group = g
+	}
+	main := g == nil || g.Rank() == 0
 	if cfg.ValidFile != "" || cfg.ValidSplit > 0 {
 		return nil, fmt.Errorf("--folds %d: each fold validates on its held-out rows; drop --valid/--valid-split", cfg.Folds)
 	}
@@ -73,6 +84,9 @@ func RunKFold(ctx context.Context, cfg Config) (*KFoldResult, error) {
 		if err != nil {
 			return nil, fmt.Errorf("fold %d: %w", f, err)
 		}
+		if !main {
+			continue
+		}
 		if len(res.OOF) != len(va.Examples) {
 			return nil, fmt.Errorf("fold %d: %d out-of-fold scores for %d rows", f, len(res.OOF), len(va.Examples))
 		}
@@ -91,6 +105,9 @@ func RunKFold(ctx context.Context, cfg Config) (*KFoldResult, error) {
 		if err := writeJSONL(filepath.Join(fc.OutputDir, "oof.jsonl"), foldRows); err != nil {
 			return nil, err
 		}
+	}
+	if !main {
+		return out, nil
 	}
 	if err := writeJSONL(filepath.Join(cfg.OutputDir, "oof.jsonl"), rows); err != nil {
 		return nil, err

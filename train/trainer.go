@@ -250,9 +250,6 @@ func joinJob(cfg *Config) (*dist.ProcessGroup, error) {
 	if err != nil || !env.Distributed() {
 		return nil, err
 	}
-	if cfg.Folds > 1 {
-		return nil, fmt.Errorf("--folds with %d ranks: k-fold runs train in one process; run the folds as separate jobs", env.WorldSize)
-	}
 	if cfg.Device == "cuda" {
 		cfg.Device = fmt.Sprintf("cuda:%d", env.LocalRank)
 	}

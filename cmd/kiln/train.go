@@ -84,8 +84,9 @@ batch B train like one process with batch N·B); gradients are summed over the r
 micro-batch's backward (--dist-no-overlap: after it); every rank evaluates a shard of the
 validation set (the metrics equal one process's); rank 0 alone writes logs, checkpoints
 and the final model (--out must be shared between machines). --resume works with another
-N (the epoch continues at the same row). A rank that dies or hangs ends the job within
---dist-timeout with an error naming it.
+N (the epoch continues at the same row). With --folds, the ranks train each fold in turn
+together. A rank that dies or hangs ends the job within --dist-timeout with an error
+naming it.
 
   kiln train --train data.csv --model DIR --out runs/ddp --nproc-per-node 2
   torchrun --nnodes 2 --nproc-per-node 4 ... kiln train ... --device cuda`,
@@ -103,18 +104,15 @@ N (the epoch continues at the same row). A rank that dies or hangs ends the job 
 				return err
 			}
 			if nproc > 1 && env.Source == "" { // not yet a worker: become the launcher
-				if cfg.Folds > 1 {
-					return fmt.Errorf("--folds with --nproc-per-node: k-fold runs train in one process")
-				}
 				return (&dist.Launcher{NProc: nproc, Args: os.Args[1:]}).Run(cmd.Context())
-			}
-			if env.Distributed() && cfg.Folds > 1 {
-				return fmt.Errorf("--folds in a %d-rank job: k-fold runs train in one process; run the folds as separate jobs", env.WorldSize)
 			}
 			if cfg.Folds > 1 {
 				kr, err := train.RunKFold(cmd.Context(), cfg)
 				if err != nil {
 					return err
+				}
+				if !env.IsMain() { // rank 0 reports the run
+					return nil
 				}
 				if asJSON {
 					return printJSON(cmd.OutOrStdout(), kr)

@@ -154,7 +154,6 @@ func TestTrainCLIRefusesBadParallelism(t *testing.T) {
 	}{
 		{"no workers", []string{"--nproc-per-node", "0"}, "--nproc-per-node 0: want 1 or more"},
 		{"negative workers", []string{"--nproc-per-node", "-2"}, "--nproc-per-node -2: want 1 or more"},
-		{"folds across ranks", []string{"--nproc-per-node", "2", "--folds", "3"}, "--folds with --nproc-per-node"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			rootCmd.SetArgs(append(append([]string{}, base...), c.args...))
