@@ -11,8 +11,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/spf13/pflag"
-
 	"github.com/kiln-ml/kiln/internal/testenv"
 	"github.com/kiln-ml/kiln/train"
 )
@@ -25,14 +23,7 @@ func TestTrainCLIJSONAndResume(t *testing.T) {
 	dir := t.TempDir()
 	data := sst2Rows(t, dir, 48)
 	out := filepath.Join(dir, "run")
-	// rootCmd is shared by the package's tests: put the flags back.
-	t.Cleanup(func() {
-		cmd, _, _ := rootCmd.Find([]string{"train"})
-		cmd.Flags().VisitAll(func(f *pflag.Flag) {
-			f.Value.Set(f.DefValue)
-			f.Changed = false
-		})
-	})
+	resetFlags(t, "train")
 	args := []string{"train", "--train", data, "--valid-split", "0.25", "--model", filepath.Join(root, "train/testdata/tiny-bert.json"),
 		"--tokenizer", filepath.Join(root, "testdata/tokenizers/bert-base-uncased/tokenizer.json"),
 		"--out", out, "--max-steps", "3", "--batch-size", "8", "--max-length", "32", "--lr", "1e-3", "--json"}
@@ -95,18 +86,8 @@ func TestMaxLengthDefaultsToModel(t *testing.T) {
 		OutputDir: model, BatchSize: 4, MaxSteps: 1, Dropout: -1}); err != nil {
 		t.Fatalf("train with the default --max-length on a 64-position model: %v", err)
 	}
-	predictCmd, _, _ := rootCmd.Find([]string{"predict"})
-	resetFlags := func() { // rootCmd is shared: other tests leave flags set
-		predictCmd.Flags().VisitAll(func(f *pflag.Flag) {
-			f.Value.Set(f.DefValue)
-			f.Changed = false
-		})
-	}
-	resetFlags()
-	t.Cleanup(func() {
-		resetFlags()
-		rootCmd.SetOut(nil)
-	})
+	resetFlags(t, "predict")
+	t.Cleanup(func() { rootCmd.SetOut(nil) })
 	var stdout bytes.Buffer
 	rootCmd.SetOut(&stdout)
 	rootCmd.SetArgs([]string{"predict", "--model", model, "--input", data, "--json"})
@@ -139,13 +120,7 @@ func sst2Rows(t *testing.T, dir string, n int) string {
 
 // Flag combinations kiln train refuses before reading any data.
 func TestTrainCLIRefusesBadParallelism(t *testing.T) {
-	t.Cleanup(func() {
-		cmd, _, _ := rootCmd.Find([]string{"train"})
-		cmd.Flags().VisitAll(func(f *pflag.Flag) {
-			f.Value.Set(f.DefValue)
-			f.Changed = false
-		})
-	})
+	resetFlags(t, "train")
 	base := []string{"train", "--train", "missing.csv", "--model", "missing", "--out", t.TempDir()}
 	for _, c := range []struct {
 		name string
