@@ -292,3 +292,19 @@ func TestDataParallelSurvivorNamesDeadRank(t *testing.T) {
 		t.Fatalf("rank 0 took %s to fail (timeout 1m)", took)
 	}
 }
+
+// NCCL reduces CUDA tensors only: a CPU run that asks for it is refused
+// before any rendezvous, with what to do instead.
+func TestJoinJobRefusesNCCLOnCPU(t *testing.T) {
+	for k, v := range map[string]string{"RANK": "0", "WORLD_SIZE": "2", "LOCAL_RANK": "0", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "1"} {
+		t.Setenv(k, v)
+	}
+	cfg := Config{Device: "cpu", DistBackend: "nccl"}
+	g, err := joinJob(&cfg)
+	if g != nil {
+		g.Close()
+	}
+	if err == nil || !strings.Contains(err.Error(), "--dist-backend gloo") {
+		t.Fatalf("joinJob with nccl on the CPU: %v, want a refusal naming gloo", err)
+	}
+}

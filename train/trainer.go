@@ -253,9 +253,13 @@ func joinJob(cfg *Config) (*dist.ProcessGroup, error) {
 	if cfg.Device == "cuda" {
 		cfg.Device = fmt.Sprintf("cuda:%d", env.LocalRank)
 	}
+	cuda := strings.HasPrefix(cfg.Device, "cuda")
 	backend := cfg.DistBackend
 	if backend == "" {
-		backend = dist.DefaultBackend(strings.HasPrefix(cfg.Device, "cuda"))
+		backend = dist.DefaultBackend(cuda)
+	}
+	if backend == dist.NCCL && !cuda {
+		return nil, fmt.Errorf("--dist-backend nccl with --device %s: NCCL reduces GPU tensors only; train with --device cuda (one GPU per rank), or use --dist-backend gloo on the CPU", cfg.Device)
 	}
 	g, err := dist.NewProcessGroup(env, backend, cfg.DistTimeout)
 	if err != nil {

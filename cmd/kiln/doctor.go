@@ -4,9 +4,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -41,17 +43,20 @@ type doctorLibtorch struct {
 	Version string `json:"version,omitempty"`
 	LibDir  string `json:"lib_dir,omitempty"`
 	// Bridge is the libkilntorch.so the loader actually picked.
-	Bridge      string     `json:"bridge,omitempty"`
-	StubCount   int        `json:"stubbed_wrappers"`
-	CXXStd      string     `json:"cxx_std,omitempty"`  // from the bridge's build.json
-	CPUOnly     bool       `json:"cpu_only,omitempty"` // bridge linked without libtorch_cuda
-	Stubs       []string   `json:"stubs,omitempty"`    // with --verbose
-	CUDA        doctorCUDA `json:"cuda"`
-	Threads     int        `json:"threads"`
-	OMPThreads  string     `json:"omp_num_threads"`
-	CPUs        int        `json:"cpus"`
-	BLAS        []string   `json:"blas"`
-	BuildConfig string     `json:"build_config,omitempty"` // with --verbose
+	Bridge    string     `json:"bridge,omitempty"`
+	StubCount int        `json:"stubbed_wrappers"`
+	CXXStd    string     `json:"cxx_std,omitempty"`  // from the bridge's build.json
+	CPUOnly   bool       `json:"cpu_only,omitempty"` // bridge linked without libtorch_cuda
+	Stubs     []string   `json:"stubs,omitempty"`    // with --verbose
+	CUDA      doctorCUDA `json:"cuda"`
+	// Dist: each data-parallel backend (gloo, nccl) → "" when this bridge
+	// has it, else why not.
+	Dist        map[string]string `json:"distributed,omitempty"`
+	Threads     int               `json:"threads"`
+	OMPThreads  string            `json:"omp_num_threads"`
+	CPUs        int               `json:"cpus"`
+	BLAS        []string          `json:"blas"`
+	BuildConfig string            `json:"build_config,omitempty"` // with --verbose
 }
 
 type doctorCUDA struct {
@@ -210,6 +215,17 @@ func writeDoctor(w io.Writer, rep *doctorReport, asJSON bool) error {
 			fmt.Fprintf(&b, "  CUDA           %d device(s)\n", lt.CUDA.Devices)
 		} else {
 			fmt.Fprintf(&b, "  CUDA           none: %s\n", lt.CUDA.Reason)
+		}
+		for i, name := range slices.Sorted(maps.Keys(lt.Dist)) {
+			label := "  distributed    "
+			if i > 0 {
+				label = "                 "
+			}
+			if why := lt.Dist[name]; why != "" {
+				fmt.Fprintf(&b, "%s%s: no (%s)\n", label, name, why)
+			} else {
+				fmt.Fprintf(&b, "%s%s: yes\n", label, name)
+			}
 		}
 		fmt.Fprintf(&b, "  threads        %d intra-op (OMP_NUM_THREADS=%s, %d CPUs)\n", lt.Threads, lt.OMPThreads, lt.CPUs)
 		if len(lt.BLAS) == 0 {

@@ -8,6 +8,7 @@ import (
 	"github.com/kiln-ml/kiln/internal/torchbridge"
 	"github.com/kiln-ml/kiln/internal/torchinfo"
 	mtorch "github.com/kiln-ml/kiln/models/torch"
+	"github.com/kiln-ml/kiln/train/dist"
 )
 
 // doctorTorchBuild: this binary links libtorch through libkilntorch.so.
@@ -37,6 +38,13 @@ func doctorTorch(verbose bool) (doctorLibtorch, []string) {
 	if verbose {
 		r.Stubs = torchinfo.Stubs()
 		r.BuildConfig = torchinfo.Config()
+	}
+	r.Dist = map[string]string{}
+	for _, b := range []string{dist.Gloo, dist.NCCL} {
+		r.Dist[b] = ""
+		if err := dist.Available(b); err != nil {
+			r.Dist[b] = err.Error()
+		}
 	}
 	r.CUDA.Devices = torchinfo.CUDADeviceCount()
 	r.CUDA.Reason = torchinfo.CUDAUnavailableReason()

@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"testing"
 
+	"github.com/kiln-ml/kiln/internal/testenv"
 	mtorch "github.com/kiln-ml/kiln/models/torch"
 )
 
@@ -37,5 +38,24 @@ func TestDoctorReportsThreadsKilnRunsWith(t *testing.T) {
 	stale <- struct{}{}
 	if n := <-got; n != want {
 		t.Errorf("doctor reports %d intra-op threads on a thread left at 1; kiln computes with %d", n, want)
+	}
+}
+
+// doctor says which data-parallel backends this bridge has: gloo on every
+// bridge make setup builds (KILN_REQUIRE_REFS), NCCL only on a CUDA one, and
+// why not otherwise.
+func TestDoctorReportsDistributedBackends(t *testing.T) {
+	r, _ := doctorTorch(false)
+	for _, b := range []string{"gloo", "nccl"} {
+		why, ok := r.Dist[b]
+		if !ok {
+			t.Fatalf("doctor reports no %s line: %v", b, r.Dist)
+		}
+		if why != "" && testenv.Require() && b == "gloo" {
+			t.Errorf("KILN_REQUIRE_REFS=1 and gloo is missing: %s", why)
+		}
+	}
+	if r.CUDA.Available == false && r.Dist["nccl"] == "" && r.CPUOnly {
+		t.Errorf("a CPU-only bridge reports NCCL available")
 	}
 }

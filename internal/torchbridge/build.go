@@ -367,7 +367,7 @@ func (p *plan) build(ctx context.Context, o *Options) error {
 	}
 	// kiln_dist.cpp is not stubbed function by function: configureDist
 	// turns off, as a whole, the c10d backends this libtorch cannot build.
-	missing, err := configureDist(ctx, cxx, src, p.lt)
+	missing, err := configureDist(ctx, cxx, src, p.lt, o.CPUOnly)
 	if err != nil {
 		return err
 	}

@@ -15,6 +15,7 @@ func TestConfigureDist(t *testing.T) {
 	tests := []struct {
 		name       string
 		cuda       bool
+		cpuOnly    bool   // linked without libtorch_cuda
 		script     string // body of the fake compiler; $CFG is the generated config
 		wantConfig []string
 		wantWhy    []string // substrings of the reasons returned, in order
@@ -27,6 +28,8 @@ func TestConfigureDist(t *testing.T) {
 			wantWhy:    []string{"c10d: gloo/config.h"}},
 		{name: "cuda, NCCL compiles", cuda: true, script: "exit 0",
 			wantConfig: []string{"#define KILN_DIST_NCCL 1"}},
+		{name: "cuda linked cpu-only", cuda: true, cpuOnly: true, script: "exit 0",
+			wantConfig: []string{"#define KILN_DIST_NCCL 0", "linked CPU-only"}},
 		{name: "cuda, no nccl.h", cuda: true,
 			script:     `if grep -q "KILN_DIST_NCCL 1" "$CFG"; then echo "x.cpp:1:1: error: nccl.h: No such file"; exit 1; fi`,
 			wantConfig: []string{"#define KILN_DIST_NCCL 0", "ProcessGroupNCCL did not compile against libtorch 9.9.9 (nccl.h: No such file)"},
@@ -48,7 +51,7 @@ func TestConfigureDist(t *testing.T) {
 				t.Fatal(err)
 			}
 			lt := &Libtorch{Version: "9.9.9", CUDA: tc.cuda}
-			why, err := configureDist(context.Background(), compiler{cxx: cxx, lt: lt, src: src}, src, lt)
+			why, err := configureDist(context.Background(), compiler{cxx: cxx, lt: lt, src: src}, src, lt, tc.cpuOnly)
 			if err != nil {
 				t.Fatalf("configureDist: %v", err)
 			}
@@ -69,7 +72,7 @@ func TestConfigureDist(t *testing.T) {
 					t.Errorf("config lacks %q:\n%s", w, cfg)
 				}
 			}
-			if tc.cuda && len(tc.wantWhy) == 0 && strings.Contains(string(cfg), "UNAVAILABLE") {
+			if tc.cuda && !tc.cpuOnly && len(tc.wantWhy) == 0 && strings.Contains(string(cfg), "UNAVAILABLE") {
 				t.Errorf("config marks something unavailable:\n%s", cfg)
 			}
 		})

@@ -28,7 +28,7 @@ import (
 type Libtorch struct {
 	Root        string   // what the user named (LIBTORCH) or "debian"
 	LibDir      string   // holds libtorch.so, libtorch_cpu.so, libc10.so
-	IncludeDirs []string // include/ and include/torch/csrc/api/include
+	IncludeDirs []string // include/, include/torch/csrc/api/include; CUDA's and NCCL's on a CUDA libtorch
 	Version     string   // e.g. "1.13.1"
 	CXX11ABI    int      // value for _GLIBCXX_USE_CXX11_ABI
 	CUDA        bool     // libtorch_cuda.so is present
@@ -86,8 +86,35 @@ func Locate(root string) (*Libtorch, error) {
 	lt.CXX11ABI = abi
 	if _, err := os.Stat(filepath.Join(lt.LibDir, "libtorch_cuda.so")); err == nil {
 		lt.CUDA = true
+		lt.IncludeDirs = append(lt.IncludeDirs, cudaIncludeDirs(lt.Root, os.Getenv)...)
 	}
 	return lt, nil
+}
+
+// cudaIncludeDirs are the CUDA and NCCL headers a CUDA libtorch's c10d
+// headers include (ProcessGroupNCCL.hpp: cuda.h, cuda_runtime_api.h,
+// nccl.h); libtorch's own include/ has neither. A PyPI torch keeps them in
+// the nvidia-* wheels beside it (site-packages/nvidia/<pkg>/include: cu13,
+// nccl, … since CUDA 13; cuda_runtime, nccl, … before), the ones it was
+// built against, so those come first; then a CUDA toolkit ($CUDA_HOME,
+// $CUDA_PATH, /usr/local/cuda) for the official libtorch zip.
+func cudaIncludeDirs(root string, getenv func(string) string) []string {
+	var dirs []string
+	if root != "debian" {
+		wheels, _ := filepath.Glob(filepath.Join(filepath.Dir(root), "nvidia", "*", "include"))
+		dirs = append(dirs, wheels...) // Glob sorts
+	}
+	for _, home := range []string{getenv("CUDA_HOME"), getenv("CUDA_PATH"), "/usr/local/cuda"} {
+		if home == "" {
+			continue
+		}
+		inc := filepath.Join(home, "include")
+		if _, err := os.Stat(filepath.Join(inc, "cuda.h")); err == nil {
+			dirs = append(dirs, inc)
+			break
+		}
+	}
+	return dirs
 }
 
 var versionDefine = regexp.MustCompile(`^#define TORCH_VERSION_(MAJOR|MINOR|PATCH) (\d+)`)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -170,5 +171,60 @@ func TestReadBuildInfoThroughLink(t *testing.T) {
 	}
 	if _, err := ReadBuildInfo(filepath.Join(dir, "missing.so")); err == nil {
 		t.Fatal("ReadBuildInfo(missing) succeeded")
+	}
+}
+
+// A CUDA libtorch's NCCL wrapper needs cuda.h and nccl.h, which PyPI keeps
+// in the nvidia-* wheels beside torch/ and a libtorch zip leaves to the
+// toolkit.
+func TestCUDAIncludeDirs(t *testing.T) {
+	mk := func(t *testing.T, paths ...string) string {
+		root := t.TempDir()
+		for _, p := range paths {
+			if err := os.MkdirAll(filepath.Join(root, filepath.Dir(p)), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(root, p), nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return root
+	}
+	tests := []struct {
+		name  string
+		files []string
+		torch string // the libtorch root, relative to the tree
+		env   map[string]string
+		want  []string // relative to the tree
+	}{
+		{"pypi cu13 wheels", []string{"site/torch/lib/libtorch_cuda.so", "site/nvidia/cu13/include/cuda.h", "site/nvidia/nccl/include/nccl.h", "site/nvidia/cudnn/lib/x.so"},
+			"site/torch", nil, []string{"site/nvidia/cu13/include", "site/nvidia/nccl/include"}},
+		{"libtorch zip and a toolkit", []string{"libtorch/lib/libtorch_cuda.so", "cuda-13/include/cuda.h"},
+			"libtorch", map[string]string{"CUDA_HOME": "cuda-13"}, []string{"cuda-13/include"}},
+		{"toolkit without cuda.h is skipped", []string{"libtorch/lib/libtorch_cuda.so", "cuda-13/include/other.h"},
+			"libtorch", map[string]string{"CUDA_HOME": "cuda-13"}, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tree := mk(t, tc.files...)
+			getenv := func(k string) string {
+				if v, ok := tc.env[k]; ok {
+					return filepath.Join(tree, v)
+				}
+				return ""
+			}
+			got := cudaIncludeDirs(filepath.Join(tree, tc.torch), getenv)
+			var want []string
+			for _, w := range tc.want {
+				want = append(want, filepath.Join(tree, w))
+			}
+			// /usr/local/cuda may exist on the machine running the test.
+			if len(got) > len(want) && got[len(got)-1] == "/usr/local/cuda/include" {
+				got = got[:len(got)-1]
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("got %v, want %v", got, want)
+			}
+		})
 	}
 }

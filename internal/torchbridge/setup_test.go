@@ -41,8 +41,9 @@ func fakeWheel(t *testing.T, dir, name, metadata string, files map[string]string
 }
 
 // The requirement lists torchwheel.py derives from real torch METADATA shapes:
-// cu13 wheels name cuda-toolkit[extras] (resolved through its own METADATA),
-// cu12 wheels name nvidia-*-cu12 directly. Dry runs download nothing.
+// cu13 wheels name cuda-toolkit[extras] (resolved through its own METADATA;
+// cuda mode adds the extras holding the headers the NCCL wrapper compiles
+// against), cu12 wheels name nvidia-*-cu12 directly. Dry runs download nothing.
 func TestTorchWheelPlan(t *testing.T) {
 	py := testenv.Python(t)
 	script := filepath.Join(testenv.RepoRoot(), "scripts", "setup", "torchwheel.py")
@@ -73,7 +74,7 @@ Requires-Dist: cuda-toolkit[cublas,cudart,cupti]==13.0.2; platform_system == "Li
 Requires-Dist: cuda-bindings<14,>=13.0.3; platform_system == "Linux"
 Requires-Dist: nvidia-cudnn-cu13==9.19.0.56; platform_system == "Linux"
 Requires-Dist: triton==3.6.0; platform_system == "Linux"
-`, "cuda", []string{"cuda-toolkit[cublas,cudart,cupti]==13.0.2", "nvidia-cudnn-cu13==9.19.0.56"}},
+`, "cuda", []string{"cuda-toolkit[cublas,cudart,cupti,crt,cccl]==13.0.2", "nvidia-cudnn-cu13==9.19.0.56"}},
 		{"2.1 cu12 cpu", "2.1.2", `Requires-Dist: nvidia-cuda-runtime-cu12==12.1.105; platform_system == "Linux" and platform_machine == "x86_64"
 Requires-Dist: nvidia-cuda-cupti-cu12==12.1.105; platform_system == "Linux" and platform_machine == "x86_64"
 Requires-Dist: nvidia-cudnn-cu12==8.9.2.26; platform_system == "Linux" and platform_machine == "x86_64"

@@ -6,6 +6,7 @@
 #   kiln-bridge.xz   the bridge builder, static (CGO_ENABLED=0)
 #   model/           all-MiniLM-L6-v2 as fp16, byte-shuffled, xz (gpucheck.py pack-model)
 #   data/            SST-2 train and dev (testdata/data/sst2)
+#   cuda-headers.tar.xz  crt/ and nv/, for the NCCL part of the host's bridge
 #   check.sh, gpucheck.py, STAMP
 #   ort-cuda.MANIFEST  the CUDA provider's pieces, when cut (scripts/gpu/ortstage.sh;
 #                    the pieces travel separately, one per device call)
@@ -46,6 +47,41 @@ if [[ ! -f "$packed/weights.json" ]]; then
 fi
 cp -r "$packed" "$tmp/model"
 rm -f "$tmp/model/README.md" # the model card, 10 KB nobody reads on the host
+
+# CUDA headers the bridge's NCCL wrapper includes that a pip-installed torch
+# does not bring (crt/, nv/: see BUILD_HEADER_EXTRAS in
+# scripts/setup/torchwheel.py), from the cuda-toolkit 13.0.2 that torch 2.11
+# (the reference host's) pins. ~150 KB. Without them the host's bridge builds
+# without NCCL, which the dist stage reports.
+hdr="$KILN_CACHE/gpu-bundle/cuda-headers-13.0.2"
+if [[ ! -d "$hdr/crt" ]]; then
+	rm -rf "$hdr.tmp" && mkdir -p "$hdr.tmp/dl"
+	if python3 -m pip --disable-pip-version-check download -q --no-deps --only-binary=:all: --python-version 3.11 \
+		--platform manylinux_2_27_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
+		-d "$hdr.tmp/dl" "nvidia-cuda-crt==13.0.88.*" "nvidia-cuda-cccl==13.0.85.*" >&2 &&
+		python3 - "$hdr.tmp" <<'PY'
+import glob, os, re, sys, zipfile
+dest, n = sys.argv[1], 0
+for whl in glob.glob(dest + "/dl/*.whl"):
+    with zipfile.ZipFile(whl) as z:
+        for name in z.namelist():
+            m = re.match(r"nvidia/cu13/include/((crt|nv)/.+[^/])$", name)
+            if m:
+                path = os.path.join(dest, m.group(1))
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+                with z.open(name) as src, open(path, "wb") as out:
+                    out.write(src.read())
+                n += 1
+sys.exit(0 if n else "no crt/ or nv/ headers in the wheels")
+PY
+	then
+		rm -rf "$hdr.tmp/dl" && mv "$hdr.tmp" "$hdr"
+	else
+		say "warning: could not fetch the CUDA headers for NCCL (nvidia-cuda-crt, nvidia-cuda-cccl); the kit goes without them"
+		rm -rf "$hdr.tmp"
+	fi
+fi
+[[ -d "$hdr/crt" ]] && tar -C "$hdr" -cJf "$tmp/cuda-headers.tar.xz" crt nv
 
 mkdir -p "$tmp/data"
 cp testdata/data/sst2/train.csv testdata/data/sst2/dev.csv "$tmp/data/"

@@ -11,6 +11,7 @@
 #   unpack    kiln, kiln-bridge and the packed MiniLM from .gpu/ into $WORK
 #   bridge    libkilntorch.so built against this machine's torch (cached in
 #             $KILN_CACHE/bridge; a rerun skips it), then `kiln doctor`
+#   dist      the bridge's data-parallel backends: gloo, and NCCL on a GPU
 #   train-*   kiln train and the PyTorch loop (bench/train/hf_train.py) on the
 #             same rows/order/batch/length/steps, fp32, bf16, fp16 on CUDA:
 #             samples/s ratio, MFU, loss curves, dev accuracy, skipped steps
@@ -117,7 +118,9 @@ elif run unpack bash -c '
 	set -e
 	"$0" "$1" unxz "$2/kiln.xz" "$3/kiln"
 	"$0" "$1" unxz "$2/kiln-bridge.xz" "$3/kiln-bridge"
-	"$0" "$1" unpack-model "$2/model" "$3/model"' "$PY" "$HELPER" "$KIT" "$WORK"; then
+	"$0" "$1" unpack-model "$2/model" "$3/model"
+	rm -rf "$3/cuda-headers"
+	if [[ -f "$2/cuda-headers.tar.xz" ]]; then mkdir -p "$3/cuda-headers" && tar -C "$3/cuda-headers" -xJf "$2/cuda-headers.tar.xz"; fi' "$PY" "$HELPER" "$KIT" "$WORK"; then
 	echo "$stamp" >"$WORK/.stamp"
 	record unpack pass "kiln, kiln-bridge, MiniLM ($(du -sm "$WORK/model" | cut -f1) MiB fp32)"
 else
@@ -139,7 +142,10 @@ fi
 BRIDGE_OK=0
 if [[ ! -x "$WORK/kiln-bridge" ]]; then
 	record bridge fail "kiln-bridge missing (unpack failed)"
-elif run bridge "$WORK/kiln-bridge" -repo "$ROOT" -cache "$CACHE" -libtorch "$LT" -link "$WORK/lib/libkilntorch.so"; then
+# The kit's crt/ and nv/ go after the torch's own CUDA headers (g++ searches
+# CPLUS_INCLUDE_PATH after -I): only what a pip-installed torch lacks.
+elif CPLUS_INCLUDE_PATH="$WORK/cuda-headers${CPLUS_INCLUDE_PATH:+:$CPLUS_INCLUDE_PATH}" \
+	run bridge "$WORK/kiln-bridge" -repo "$ROOT" -cache "$CACHE" -libtorch "$LT" -link "$WORK/lib/libkilntorch.so"; then
 	BRIDGE_OK=1
 	record bridge pass "$(grep '^bridge:' "$OUT/bridge.log" | cut -c1-300)"
 else
@@ -150,6 +156,21 @@ fi
 export LD_LIBRARY_PATH="$WORK/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 if ((BRIDGE_OK)); then
 	"$KILN" doctor >"$OUT/doctor.txt" 2>&1 || true
+fi
+
+# ---- dist: the data-parallel backends this bridge has (kiln doctor). NCCL
+# needs a GPU per rank, so one GPU can only show that it compiled and links.
+distline() { sed -n "s/^ *\(distributed \)\? *$1: //p" "$OUT/doctor.txt" 2>/dev/null | head -1; }
+if ((!BRIDGE_OK)); then
+	record dist fail "no bridge"
+elif [[ "$(distline gloo)" != yes ]]; then
+	record dist fail "gloo: $(distline gloo)"
+elif ((!GPU)); then
+	record dist skip "no GPU (gloo: yes; nccl: $(distline nccl))"
+elif [[ "$(distline nccl)" == yes ]]; then
+	record dist pass "gloo and nccl compiled into the bridge (a run needs a GPU per rank: 2+ GPUs)"
+else
+	record dist fail "nccl: $(distline nccl)"
 fi
 
 # ---- training: kiln vs the PyTorch loop

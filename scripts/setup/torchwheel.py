@@ -10,7 +10,8 @@ come as separate nvidia-* wheels named in its metadata. Two modes:
         (kiln-bridge -cpu-only) and run it on any x86-64 Linux. ~0.5 GB.
   cuda  the whole torch/ package plus every nvidia-* wheel it requires
         (cuDNN, cuBLAS, NCCL, …), laid out like site-packages so the
-        libraries' RPATH ($ORIGIN/../../nvidia/...) finds them. Several GB.
+        libraries' RPATH ($ORIGIN/../../nvidia/...) finds them, plus the CUDA
+        headers the bridge's NCCL wrapper compiles against. Several GB.
 
 Layout: DEST/site/torch/{lib,include}, DEST/site/nvidia/...; DEST/.complete
 marks a finished install (reruns do nothing). Prints LIBTORCH (DEST/site/torch).
@@ -38,6 +39,9 @@ CPU_LIBS = re.compile(r"^torch/lib/(libc10\.so|libtorch_cpu\.so|libtorch\.so|lib
 CPU_CUDA_RUNTIME = {"libcudart.so": "nvidia-cuda-runtime", "libcupti.so": "nvidia-cuda-cupti"}
 # Requirements that are Python-only or a compiler, not libraries libtorch loads.
 SKIP_REQS = ("cuda-bindings", "triton")
+# What an install holds; DEST/.complete records it, and an install of an
+# older layout is redone. 2: cuda mode adds BUILD_HEADER_EXTRAS.
+LAYOUT = 2
 
 
 def log(msg):
@@ -73,6 +77,26 @@ def cuda_requirements(meta):
     """The CUDA library packages a torch wheel requires (pip requirement strings)."""
     return [spec for name, spec in requires(meta)
             if (name.startswith("nvidia-") or name == "cuda-toolkit") and not name.startswith(SKIP_REQS)]
+
+
+# Headers c10d's ProcessGroupNCCL.hpp needs beyond cuda.h and nccl.h, which
+# the cu13 wheels do not pull in: crt/host_config.h (cuda_runtime.h) and CCCL's
+# nv/target (cuda_fp16.h). Both are headers only (1 MB and 18 MB); without
+# them the bridge builds without the NCCL backend.
+BUILD_HEADER_EXTRAS = ("crt", "cccl")
+
+
+def with_build_headers(reqs):
+    """cuda mode: add BUILD_HEADER_EXTRAS to a cuda-toolkit[...] requirement."""
+    out = []
+    for r in reqs:
+        m = re.match(r"cuda-toolkit\[([^\]]*)\](.*)", r)
+        if m:
+            extras = m.group(1).split(",")
+            extras += [e for e in BUILD_HEADER_EXTRAS if e not in extras]
+            r = "cuda-toolkit[" + ",".join(extras) + "]" + m.group(2)
+        out.append(r)
+    return out
 
 
 def extras_map(meta):
@@ -128,7 +152,7 @@ def cpu_runtime_requirements(torch_meta, fetch_meta):
 def plan(args, torch_wheel, dl):
     meta = metadata(torch_wheel)
     version = re.search(r"^Version:\s*(\S+)", meta, re.M).group(1)
-    p = {"torch_wheel": os.path.basename(torch_wheel), "version": version, "mode": args.mode,
+    p = {"layout": LAYOUT, "torch_wheel": os.path.basename(torch_wheel), "version": version, "mode": args.mode,
          "libtorch": os.path.join(args.dest, "site", "torch")}
     if args.mode == "cpu":
         def fetch_meta(spec):
@@ -141,7 +165,7 @@ def plan(args, torch_wheel, dl):
         p["extract"] = ["torch/include/**", "torch/lib/{libc10,libtorch_cpu,libtorch,libgomp}.so*",
                         "nvidia/**/lib/{libcudart,libcupti}.so*"]
     else:
-        p["requirements"] = cuda_requirements(meta)
+        p["requirements"] = with_build_headers(cuda_requirements(meta))
         p["extract"] = ["torch/**", "requirements with their nvidia-* dependencies (pip install --target)"]
     return p
 
@@ -171,9 +195,17 @@ def main():
     site = os.path.join(args.dest, "site")
     done = os.path.join(args.dest, ".complete")
     if os.path.exists(done) and not args.dry_run:
-        log(f"already installed in {args.dest}")
-        print(os.path.join(site, "torch"))
-        return
+        layout = 0
+        try:
+            with open(done) as f:
+                layout = json.load(f).get("layout", 0)
+        except (OSError, ValueError):
+            pass
+        if layout == LAYOUT:
+            log(f"already installed in {args.dest}")
+            print(os.path.join(site, "torch"))
+            return
+        log(f"{args.dest} holds an older install (layout {layout}, now {LAYOUT}); reinstalling")
     os.makedirs(args.dest, exist_ok=True)
     dl = tempfile.mkdtemp(prefix=".download-", dir=args.dest)
     try:
