@@ -114,14 +114,11 @@ const evalWorkerVar = "KILN_TRAIN_TEST_EVAL"
 
 func evalWorker(cfg Config) error {
 	cfg.Defaults()
-	g, err := joinJob(&cfg)
+	leave, err := joinJob(&cfg)
 	if err != nil {
 		return err
 	}
-	if g != nil {
-		defer g.Close()
-		cfg.group = g
-	}
+	defer leave()
 	trainDS, validDS, err := readData(cfg)
 	if err != nil {
 		return err

@@ -300,10 +300,8 @@ func TestJoinJobRefusesNCCLOnCPU(t *testing.T) {
 		t.Setenv(k, v)
 	}
 	cfg := Config{Device: "cpu", DistBackend: "nccl"}
-	g, err := joinJob(&cfg)
-	if g != nil {
-		g.Close()
-	}
+	leave, err := joinJob(&cfg)
+	leave()
 	if err == nil || !strings.Contains(err.Error(), "--dist-backend gloo") {
 		t.Fatalf("joinJob with nccl on the CPU: %v, want a refusal naming gloo", err)
 	}

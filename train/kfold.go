@@ -48,21 +48,18 @@ type KFoldResult struct {
 func RunKFold(ctx context.Context, cfg Config) (*KFoldResult, error) {
 	cfg.Defaults()
 	start := time.Now()
-	g, err := joinJob(&cfg)
-	if err != nil {
-		return nil, err
-	}
-	if g != nil {
-		defer g.Close()
-		cfg.group = g
-	}
-	main := g == nil || g.Rank() == 0
 	if cfg.ValidFile != "" || cfg.ValidSplit > 0 {
 		return nil, fmt.Errorf("--folds %d: each fold validates on its held-out rows; drop --valid/--valid-split", cfg.Folds)
 	}
 	if cfg.Resume != "" && cfg.Resume != "auto" {
 		return nil, fmt.Errorf("--folds with --resume %q: only --resume auto is supported (each fold resumes from its own directory)", cfg.Resume)
 	}
+	leave, err := joinJob(&cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer leave()
+	main := cfg.group == nil || cfg.group.Rank() == 0
 	ds, err := dataset.ReadDataset(cfg.TrainFile, cfg.Read)
 	if err != nil {
 		return nil, fmt.Errorf("training data: %w", err)

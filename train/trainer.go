@@ -227,14 +227,11 @@ func checkPrecision(prec string, dev gotch.Device) error {
 func Run(ctx context.Context, cfg Config) (*Result, error) {
 	cfg.Defaults()
 	start := time.Now()
-	g, err := joinJob(&cfg)
+	leave, err := joinJob(&cfg)
 	if err != nil {
 		return nil, err
 	}
-	if g != nil {
-		defer g.Close()
-		cfg.group = g
-	}
+	defer leave()
 	trainDS, validDS, err := readData(cfg)
 	if err != nil {
 		return nil, err
@@ -242,13 +239,15 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	return runOn(ctx, cfg, trainDS, validDS, start)
 }
 
-// joinJob joins the data-parallel job this process is a rank of (nil when
-// it runs alone). On CUDA each rank of a machine takes the GPU of its local
-// rank, as torchrun's workers do.
-func joinJob(cfg *Config) (*dist.ProcessGroup, error) {
+// joinJob joins the data-parallel job this process is a rank of, as
+// cfg.group (left nil when it runs alone); leave closes the group. On CUDA
+// each rank of a machine takes the GPU of its local rank, as torchrun's
+// workers do.
+func joinJob(cfg *Config) (leave func(), err error) {
+	leave = func() {}
 	env, err := dist.FromEnv(os.Getenv)
 	if err != nil || !env.Distributed() {
-		return nil, err
+		return leave, err
 	}
 	if cfg.Device == "cuda" {
 		cfg.Device = fmt.Sprintf("cuda:%d", env.LocalRank)
@@ -259,14 +258,15 @@ func joinJob(cfg *Config) (*dist.ProcessGroup, error) {
 		backend = dist.DefaultBackend(cuda)
 	}
 	if backend == dist.NCCL && !cuda {
-		return nil, fmt.Errorf("--dist-backend nccl with --device %s: NCCL reduces GPU tensors only; train with --device cuda (one GPU per rank), or use --dist-backend gloo on the CPU", cfg.Device)
+		return leave, fmt.Errorf("--dist-backend nccl with --device %s: NCCL reduces GPU tensors only; train with --device cuda (one GPU per rank), or use --dist-backend gloo on the CPU", cfg.Device)
 	}
 	g, err := dist.NewProcessGroup(env, backend, cfg.DistTimeout)
 	if err != nil {
-		return nil, err
+		return leave, err
 	}
 	slog.Info("joined the data-parallel job", "rank", env.Rank, "world_size", env.WorldSize, "backend", backend, "launcher", env.Source)
-	return g, nil
+	cfg.group = g
+	return func() { g.Close() }, nil
 }
 
 // readData reads the training file and the validation file, or holds out a
