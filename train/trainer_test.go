@@ -130,6 +130,7 @@ func TestTrainLossFallsAndWritesArtefacts(t *testing.T) {
 	for _, v := range tail[len(tail)-5:] {
 		last += v / 5
 	}
+	t.Logf("mean loss of the first 5 steps %.4f, of the last 5 %.4f", first, last)
 	if !(last < first-0.02) {
 		t.Errorf("loss did not fall: first 5 steps %.4f, last 5 %.4f", first, last)
 	}

@@ -30,7 +30,9 @@ import sys
 import tempfile
 import zipfile
 
-PLATFORM = "manylinux_2_28_x86_64"
+# torch ≥ 2.7 is tagged manylinux_2_28; older releases manylinux1 (≤ 2.5) or
+# manylinux_2_17 / manylinux2014.
+TORCH_PLATFORMS = ["manylinux_2_28_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64", "manylinux1_x86_64"]
 # The nvidia-* wheels are tagged with older manylinux levels.
 NVIDIA_PLATFORMS = ["manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_25_x86_64",
                     "manylinux_2_17_x86_64", "manylinux2014_x86_64"]
@@ -209,7 +211,7 @@ def main():
     os.makedirs(args.dest, exist_ok=True)
     dl = tempfile.mkdtemp(prefix=".download-", dir=args.dest)
     try:
-        torch_wheel = args.wheel or download(f"torch=={args.version}", dl, [PLATFORM])
+        torch_wheel = args.wheel or download(f"torch=={args.version}", dl, TORCH_PLATFORMS)
         p = plan(args, torch_wheel, dl)
         if args.dry_run:
             print(json.dumps(p, indent=2))

@@ -103,17 +103,19 @@ c10::intrusive_ptr<c10d::ProcessGroup> asProcessGroup(c10::intrusive_ptr<c10d::S
                                                       c10::intrusive_ptr<B> backend, c10::DeviceType device,
                                                       const char *name) {
 #if TORCH_VERSION_MAJOR >= 2
-#if TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR < 6
-  // Before 2.6 the ProcessGroup took Options naming its backend.
-  auto pg = c10::make_intrusive<c10d::ProcessGroup>(
-      store, rank, size, c10::make_intrusive<c10d::ProcessGroup::Options>(name, backend->getOptions()->timeout));
-#else
-  auto pg = c10::make_intrusive<c10d::ProcessGroup>(store, rank, size);
-#endif
   auto type = c10d::ProcessGroup::BackendType::GLOO;
   if (std::string(name) == "nccl") type = c10d::ProcessGroup::BackendType::NCCL;
+#if TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR < 6
+  // Before 2.6 the ProcessGroup took Options naming its backend, which
+  // also made it the default one (there is no setDefaultBackend).
+  auto pg = c10::make_intrusive<c10d::ProcessGroup>(
+      store, rank, size, c10::make_intrusive<c10d::ProcessGroup::Options>(name, backend->getOptions()->timeout));
+  pg->setBackend(device, type, backend);
+#else
+  auto pg = c10::make_intrusive<c10d::ProcessGroup>(store, rank, size);
   pg->setBackend(device, type, backend);
   pg->setDefaultBackend(type);
+#endif
   return pg;
 #else
   (void)store, (void)rank, (void)size, (void)device, (void)name;
@@ -333,21 +335,28 @@ kiln_dist_reducer kiln_dist_reducer_new(kiln_dist_pg g, void **params, int n, lo
   // gradient_as_bucket_view off: the grads stay the model's own tensors
   // (the optimiser and checkpoints hold them), filled back from the flat,
   // preallocated buckets after each reduction.
-#if TORCH_VERSION_MAJOR >= 2
-  auto r = std::make_unique<c10d::Reducer>(ps, buckets, grp->pg, std::vector<bool>(n, false), bucket_bytes,
-                                           /*find_unused_parameters=*/find_unused != 0, /*gradient_as_bucket_view=*/false,
-                                           std::unordered_map<size_t, std::string>{}, first
-#if TORCH_VERSION_MAJOR > 2 || TORCH_VERSION_MINOR >= 9
-                                           ,
-                                           /*skip_all_reduce_unused_params=*/false, /*use_python_reducer=*/false,
-                                           std::vector<int64_t>{}
-#endif
-  );
-  (void)limits;
-#else
+  // The constructor's signature, from the headers of each release: up to
+  // 2.6 the per-bucket size limits follow the bucket indices; 2.8 adds
+  // skip_all_reduce_unused_params and use_python_reducer, 2.11
+  // bucket_bytes_cap_list (empty: bucket_bytes_cap for all).
+#if TORCH_VERSION_MAJOR < 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR <= 6)
   auto r = std::make_unique<c10d::Reducer>(ps, buckets, limits, grp->pg, std::vector<bool>(n, false), bucket_bytes,
                                            /*find_unused_parameters=*/find_unused != 0, /*gradient_as_bucket_view=*/false,
                                            std::unordered_map<size_t, std::string>{}, first);
+#else
+  (void)limits;
+  auto r = std::make_unique<c10d::Reducer>(ps, buckets, grp->pg, std::vector<bool>(n, false), bucket_bytes,
+                                           /*find_unused_parameters=*/find_unused != 0, /*gradient_as_bucket_view=*/false,
+                                           std::unordered_map<size_t, std::string>{}, first
+#if TORCH_VERSION_MAJOR > 2 || TORCH_VERSION_MINOR >= 8
+                                           ,
+                                           /*skip_all_reduce_unused_params=*/false, /*use_python_reducer=*/false
+#endif
+#if TORCH_VERSION_MAJOR > 2 || TORCH_VERSION_MINOR >= 11
+                                           ,
+                                           /*bucket_bytes_cap_list=*/std::vector<int64_t>{}
+#endif
+  );
 #endif
   return new Reducer{std::move(r)};
   KILN_DIST_CATCH(nullptr)
