@@ -24,7 +24,7 @@ TORCH_WHEEL_VERSION ?= 2.11.0
 WHEEL_LIBTORCH_DIR  := $(KILN_CACHE)/torch-$(TORCH_WHEEL_VERSION)-cpu
 WHEEL_BRIDGE_DIR    := $(KILN_CACHE)/bridge-pypi-$(TORCH_WHEEL_VERSION)
 
-.PHONY: setup build build-serve test test-go test-notorch test-fuzz test-bridges test-gpu-kit gpu-bundle demo bench doctor clean fmt vet
+.PHONY: setup build build-serve test test-go test-notorch test-fuzz test-bridges test-cuda-bridge test-c10d gpu-bundle demo bench doctor clean fmt vet test-gpu-kit
 
 setup: ## install libtorch, ONNX Runtime, the reference Python env, the Node oracle; build the libtorch bridge
 	@scripts/setup.sh
@@ -65,6 +65,20 @@ test-bridges: ## the libtorch tests again against a bridge built from PyPI torch
 		-link $(WHEEL_BRIDGE_DIR)/libkilntorch.so
 	KILN_EXPECT_TORCH_VERSION=$(TORCH_WHEEL_VERSION) LD_LIBRARY_PATH=$(WHEEL_BRIDGE_DIR) KILN_REQUIRE_REFS=1 \
 		$(GO) test $(GOTESTFLAGS) -count=1 ./internal/torchinfo ./models/torch ./train
+
+# Not part of `make test` (a 4 GB download): the bridge of the whole CUDA PyPI torch, NCCL
+# included, built and tested on this machine's CPU, as a GPU machine's `make setup` builds it.
+WHEEL_CUDA_DIR := $(KILN_CACHE)/torch-$(TORCH_WHEEL_VERSION)-cu
+test-cuda-bridge: build ## the CUDA torch $(TORCH_WHEEL_VERSION)'s bridge (NCCL too) built, then the libtorch tests on the CPU against it
+	@python3 scripts/setup/torchwheel.py --mode cuda --version $(TORCH_WHEEL_VERSION) --dest $(WHEEL_CUDA_DIR) >/dev/null
+	@$(GO) run ./internal/torchbridge/cmd/kiln-bridge -quiet -libtorch $(WHEEL_CUDA_DIR)/site/torch \
+		-link $(KILN_CACHE)/bridge-pypi-$(TORCH_WHEEL_VERSION)-cu/libkilntorch.so
+	LD_LIBRARY_PATH=$(KILN_CACHE)/bridge-pypi-$(TORCH_WHEEL_VERSION)-cu bin/kiln doctor | grep -A1 distributed
+	KILN_EXPECT_TORCH_VERSION=$(TORCH_WHEEL_VERSION) LD_LIBRARY_PATH=$(KILN_CACHE)/bridge-pypi-$(TORCH_WHEEL_VERSION)-cu KILN_REQUIRE_REFS=1 \
+		$(GO) test $(GOTESTFLAGS) -count=1 ./internal/torchinfo ./models/torch ./train/...
+
+test-c10d: ## the bridge's c10d wrapper against the headers of torch 2.5 … 2.11 (fetched once, ~60 MB each)
+	bash scripts/compat/c10d.sh
 
 # GPU_STAGE=K (1..n, or all) writes .gpu-stage/K instead: piece K of ONNX
 # Runtime's CUDA provider, which one device call carries (docs/gpu.md); no
