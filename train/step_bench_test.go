@@ -25,12 +25,7 @@ func BenchmarkStepPhases(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	cfg.SetLabels([]string{"a", "b"})
-	mtorch.InitThreads()
-	m, err := mtorch.NewSeeded(cfg, gotch.CPU, 1)
-	if err != nil {
-		b.Fatal(err)
-	}
+	m := benchModel(b, cfg)
 	defer m.Free()
 	data := make([]dataset.Encoded, 32)
 	for i := range data {
@@ -91,12 +86,7 @@ func BenchmarkStepPhases(b *testing.B) {
 func BenchmarkAdamWStep(b *testing.B) {
 	cfg := models.DefaultConfig(models.TypeBERT)
 	cfg.NumHiddenLayers, cfg.HiddenSize, cfg.NumAttentionHeads, cfg.IntermediateSize = 6, 384, 12, 1536
-	cfg.SetLabels([]string{"a", "b"})
-	mtorch.InitThreads()
-	m, err := mtorch.NewSeeded(cfg, gotch.CPU, 1)
-	if err != nil {
-		b.Fatal(err)
-	}
+	m := benchModel(b, cfg)
 	defer m.Free()
 	params := m.NamedParameters()
 	// Gradients of ones for every parameter, kept for all steps.
@@ -135,4 +125,17 @@ func BenchmarkAdamWStep(b *testing.B) {
 			}
 		})
 	}
+}
+
+// benchModel is cfg with a two-label head, seeded, on the CPU at the
+// process's thread count.
+func benchModel(b *testing.B, cfg *models.Config) *mtorch.Model {
+	b.Helper()
+	cfg.SetLabels([]string{"a", "b"})
+	mtorch.InitThreads()
+	m, err := mtorch.NewSeeded(cfg, gotch.CPU, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return m
 }
