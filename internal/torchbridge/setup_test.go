@@ -75,6 +75,8 @@ Requires-Dist: cuda-bindings<14,>=13.0.3; platform_system == "Linux"
 Requires-Dist: nvidia-cudnn-cu13==9.19.0.56; platform_system == "Linux"
 Requires-Dist: triton==3.6.0; platform_system == "Linux"
 `, "cuda", []string{"cuda-toolkit[cublas,cudart,cupti,crt,cccl]==13.0.2", "nvidia-cudnn-cu13==9.19.0.56"}},
+		{"2.11 headers only", "2.11.0", `Requires-Dist: cuda-toolkit[cublas,cudart,cupti]==13.0.2; platform_system == "Linux"
+`, "headers", nil},
 		{"2.1 cu12 cpu", "2.1.2", `Requires-Dist: nvidia-cuda-runtime-cu12==12.1.105; platform_system == "Linux" and platform_machine == "x86_64"
 Requires-Dist: nvidia-cuda-cupti-cu12==12.1.105; platform_system == "Linux" and platform_machine == "x86_64"
 Requires-Dist: nvidia-cudnn-cu12==8.9.2.26; platform_system == "Linux" and platform_machine == "x86_64"

@@ -2,7 +2,10 @@
 """Install libtorch from a PyPI `torch` wheel into a kiln cache directory.
 
 A torch wheel carries libtorch (torch/lib, torch/include); its CUDA libraries
-come as separate nvidia-* wheels named in its metadata. Two modes:
+come as separate nvidia-* wheels named in its metadata. Three modes:
+
+  headers  torch/include only, ~60 MB: what scripts/compat/c10d.sh compiles
+           the bridge's c10d wrapper against, release by release.
 
   cpu   headers + libc10/libtorch_cpu/libtorch + the few CUDA runtime libraries
         libtorch_cpu itself NEEDs (since the cu13 wheels: libcudart, libcupti;
@@ -156,7 +159,10 @@ def plan(args, torch_wheel, dl):
     version = re.search(r"^Version:\s*(\S+)", meta, re.M).group(1)
     p = {"layout": LAYOUT, "torch_wheel": os.path.basename(torch_wheel), "version": version, "mode": args.mode,
          "libtorch": os.path.join(args.dest, "site", "torch")}
-    if args.mode == "cpu":
+    if args.mode == "headers":
+        p["requirements"] = []
+        p["extract"] = ["torch/include/**"]
+    elif args.mode == "cpu":
         def fetch_meta(spec):
             if args.meta_dir:  # tests: METADATA files named after the package
                 name = re.match(r"[A-Za-z0-9_.\-]+", spec).group(0)
@@ -187,7 +193,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--version", help="torch version to fetch from PyPI, e.g. 2.11.0")
     ap.add_argument("--wheel", help="use this local torch wheel instead of downloading")
-    ap.add_argument("--mode", choices=["cpu", "cuda"], default="cpu")
+    ap.add_argument("--mode", choices=["headers", "cpu", "cuda"], default="cpu")
     ap.add_argument("--dest", required=True)
     ap.add_argument("--dry-run", action="store_true", help="print the plan as JSON, install nothing")
     ap.add_argument("--meta-dir", help=argparse.SUPPRESS)  # tests: local METADATA for meta packages
@@ -217,7 +223,9 @@ def main():
             print(json.dumps(p, indent=2))
             return
         tmp = tempfile.mkdtemp(prefix=".site-", dir=args.dest)
-        if args.mode == "cpu":
+        if args.mode == "headers":
+            log(f"extracted {extract(torch_wheel, tmp, lambda f: f.startswith('torch/include/'))} files")
+        elif args.mode == "cpu":
             n = extract(torch_wheel, tmp, lambda f: f.startswith("torch/include/") or CPU_LIBS.match(f))
             for req in p["requirements"]:
                 w = download(req, dl, NVIDIA_PLATFORMS)
